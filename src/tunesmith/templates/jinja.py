@@ -32,6 +32,8 @@ from tunesmith.templates.jinja_env import render_template
 from tunesmith.templates.messages import Conversation
 
 _GENERATION_TAG = re.compile(r"\{%-?\s*generation\s*-?%\}")
+# control-token shapes used when the tokenizer's special tokens are not known
+_MARKER_RE = re.compile(r"<\|[^|\s]{1,40}\|>|<｜[^｜]{1,40}｜>|</s>|<eos>|<end_of_turn>|\[/?[A-Z_]{2,30}\]")
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,8 @@ class JinjaTemplate:
     """Named special tokens passed to the template (bos_token, eos_token, ...), as transformers does."""
     name: str = "jinja"
     extra_stop_strings: tuple[str, ...] = ()
+    control_tokens: tuple[str, ...] = ()
+    """The tokenizer's special tokens; used to recognise end-of-turn markers."""
     tool_format_name: str | None = None
 
     # -- protocol -----------------------------------------------------------------------------
@@ -66,36 +70,63 @@ class JinjaTemplate:
 
     @cached_property
     def stop_strings(self) -> tuple[str, ...]:  # type: ignore[override]
+        """End-of-turn markers: the first control token after an assistant's content, in a history turn
+        and in a final turn (they differ, e.g. gpt-oss ``<|end|>``/``<|return|>``), then the EOS token."""
         out: list[str] = []
-        eot = self._probe_end_of_turn()
-        if eot:
-            out.append(eot)
+        for marker in self._probe_end_of_turn():
+            if marker not in out:
+                out.append(marker)
         eos = self.special_tokens.get("eos_token")
         if eos and eos not in out:
             out.append(eos)
         out.extend(s for s in self.extra_stop_strings if s not in out)
         return tuple(out)
 
-    def _probe_end_of_turn(self) -> str | None:
-        """The end-of-turn marker: what follows an assistant's content in a two-message probe."""
-        probe = [{"role": "user", "content": "Q"}, {"role": "assistant", "content": "A7x"}]
-        try:
-            head = self._raw(probe[:1], None, True, {})
-            full = self._raw(probe, None, False, {})
-        except Exception:
-            return None
-        if not full.startswith(head):
-            return None
-        tail = full[len(head) :]
-        at = tail.rfind("A7x")
-        if at < 0:
-            return None
-        marker = tail[at + 3 :].strip()
-        return marker or None
+    @cached_property
+    def _marker_pattern(self) -> re.Pattern[str]:
+        tokens = sorted({t for t in self.control_tokens if t}, key=len, reverse=True)
+        alts = [re.escape(t) for t in tokens] + [_MARKER_RE.pattern]
+        return re.compile("|".join(alts))
+
+    def _probe_end_of_turn(self) -> list[str]:
+        u1, a1, u2, a2 = "Q5k", "A7x", "R6m", "B8y"
+        probes = [
+            [
+                {"role": "user", "content": u1},
+                {"role": "assistant", "content": a1},
+                {"role": "user", "content": u2},
+            ],
+            [{"role": "user", "content": u1}, {"role": "assistant", "content": a1}],
+            [
+                {"role": "user", "content": u1},
+                {"role": "assistant", "content": a1},
+                {"role": "user", "content": u2},
+                {"role": "assistant", "content": a2},
+            ],
+        ]
+        out = []
+        for probe in probes:
+            try:
+                text = self._raw(probe, None, False, {})
+            except Exception:
+                continue
+            for content in (a1, a2):
+                at = text.find(content)
+                if at < 0:
+                    continue
+                tail = text[at + len(content) :]
+                m = self._marker_pattern.search(tail)
+                if m is not None and not tail[: m.start()].strip():
+                    out.append(m.group(0))
+        return out
 
     # -- rendering ----------------------------------------------------------------------------
     def _raw(
-        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None, agp: bool, kwargs: dict[str, Any]
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None,
+        agp: bool,
+        kwargs: dict[str, Any],
     ) -> str:
         text, _ = render_template(
             self.select(bool(tools)),
@@ -128,15 +159,27 @@ class JinjaTemplate:
                 track_generation=True,
                 **kwargs,
             )
-        except jinja2.exceptions.TemplateError as exc:
-            raise TemplateError(f"the chat template {self.name!r} rejects this conversation: {exc}") from exc
+        except (
+            jinja2.exceptions.TemplateError,
+            TypeError,
+            ValueError,
+            KeyError,
+            IndexError,
+            AttributeError,
+        ) as exc:
+            # whatever the official template raises, apply_chat_template would raise too
+            raise TemplateError(
+                f"the chat template {self.name!r} rejects this conversation: {type(exc).__name__}: {exc}"
+            ) from exc
         if _GENERATION_TAG.search(source):
             spans = self._spans_from_generation(conversation, gen)
         else:
             spans = self._spans_from_prefixes(conversation, messages, tools, text, kwargs)
         return Rendered(text, spans, add_generation_prompt)
 
-    def _spans_from_generation(self, conversation: Conversation, gen: list[tuple[int, int]]) -> tuple[Span, ...]:
+    def _spans_from_generation(
+        self, conversation: Conversation, gen: list[tuple[int, int]]
+    ) -> tuple[Span, ...]:
         assistants = [i for i, m in enumerate(conversation.messages) if m.role == "assistant"]
         out = []
         for k, (s, e) in enumerate(gen):
@@ -145,53 +188,98 @@ class JinjaTemplate:
             out.append(Span(idx, "assistant", s, e, True, 1.0 if weight is None else weight))
         return tuple(out)
 
-    def _prefix_len(self, messages, tools, n: int, agp: bool, kwargs, text: str) -> int | None:
-        if n == 0 and not agp:
-            return 0
+    def _try_raw(self, messages, tools, n: int, agp: bool, kwargs) -> str | None:
         try:
-            prefix = self._raw(messages[:n], tools, agp, kwargs)
+            return self._raw(messages[:n], tools, agp, kwargs)
         except Exception:  # a template may refuse a prefix (e.g. "must end with a user turn")
             return None
-        return len(prefix) if text.startswith(prefix) else None
+
+    @staticmethod
+    def _common_prefix(a: str, b: str) -> int:
+        n, limit = 0, min(len(a), len(b))
+        while n < limit and a[n] == b[n]:
+            n += 1
+        return n
+
+    def _assistant_start(
+        self, messages, tools, i: int, kwargs, text: str, prev_end: int, content: str
+    ) -> int | None:
+        """Where assistant message ``i`` starts, in order of preference:
+
+        1. after ``render(messages[:i], add_generation_prompt=True)`` when the text repeats it;
+        2. after the longest part of that generation prompt the text repeats, when the text repeats the
+           prompt-less prefix (e.g. a thinking-off block that only the final turn gets);
+        3. at the assistant's content, searched after the previous message (templates that re-render
+           earlier turns, e.g. Mistral-Nemo moves the system prompt to the last user turn).
+        """
+        if i == 0:
+            return 0
+        with_prompt = self._try_raw(messages, tools, i, True, kwargs)
+        if with_prompt is not None and text.startswith(with_prompt):
+            return len(with_prompt)
+        before = self._try_raw(messages, tools, i, False, kwargs)
+        if with_prompt is not None and before is not None and text.startswith(before):
+            n = self._common_prefix(with_prompt, text)
+            if n >= len(before):
+                return n
+        if content:
+            at = text.find(content, prev_end)
+            if at >= 0:
+                return at
+        return None
 
     def _spans_from_prefixes(self, conversation, messages, tools, text: str, kwargs) -> tuple[Span, ...]:
-        n = len(messages)
-        # boundary[i]: where message i's rendering ends, when the prefix render is a prefix of the text
-        ends = [self._prefix_len(messages, tools, i + 1, False, kwargs, text) for i in range(n)]
         spans: list[Span] = []
         prev_end = 0
         for i, msg in enumerate(conversation.messages):
+            upto = self._try_raw(messages, tools, i + 1, False, kwargs)
+            exact_end = len(upto) if upto is not None and text.startswith(upto) else None
             if msg.role != "assistant":
-                end = ends[i] if ends[i] is not None else prev_end
-                spans.append(Span(i, msg.role, prev_end, max(end, prev_end)))
-                prev_end = max(end, prev_end)
+                end = exact_end if exact_end is not None and exact_end >= prev_end else prev_end
+                spans.append(Span(i, msg.role, prev_end, end))
+                prev_end = end
                 continue
-            start = self._prefix_len(messages, tools, i, True, kwargs, text) if i > 0 else 0
+            content = msg.text.strip()
+            start = self._assistant_start(messages, tools, i, kwargs, text, prev_end, content)
             if start is None:
                 raise TemplateError(
-                    f"template {self.name!r}: cannot derive labels for messages[{i}] (assistant): the text before it, "
-                    "rendered with the generation prompt, is not a prefix of the full rendering. Use a template with "
-                    "{% generation %} markers, or a declarative template for this model."
+                    f"template {self.name!r}: cannot derive labels for messages[{i}] (assistant): the text before "
+                    "it is not a prefix of the full rendering and its content cannot be located. Use a template "
+                    "with {% generation %} markers, or a declarative template for this model."
                 )
-            end = ends[i]
-            if end is None or end <= start:
-                end = self._find_end_of_turn(text, start, i)
+            if exact_end is not None and exact_end > start:
+                end = exact_end
+            else:
+                # the text re-renders this turn once more follows: end at the first end-of-turn marker after
+                # the content, or where this turn's own rendering stops agreeing with the text if earlier
+                at = text.find(content, start) if content else -1
+                content_end = at + len(content) if at >= 0 else start
+                candidates = [self._find_end_of_turn(text, content_end)]
+                if upto is not None:
+                    agree = self._common_prefix(upto, text)
+                    if agree > content_end:
+                        candidates.append(agree)
+                found = [c for c in candidates if c is not None]
+                if not found:
+                    raise TemplateError(
+                        f"template {self.name!r}: cannot find the end of assistant messages[{i}] (no end-of-turn "
+                        f"marker among {list(self.stop_strings)} after position {content_end})"
+                    )
+                end = min(found)
             end = self._trim_after_marker(text, start, end)
             weight = 1.0 if msg.loss_weight is None else msg.loss_weight
             if start > prev_end:
                 spans.append(Span(i, "assistant_header", prev_end, start))
             spans.append(Span(i, "assistant", start, end, True, weight))
-            prev_end = ends[i] if ends[i] is not None and ends[i] >= end else end
+            prev_end = exact_end if exact_end is not None and exact_end >= end else end
         return tuple(spans)
 
-    def _find_end_of_turn(self, text: str, start: int, index: int) -> int:
-        hits = [text.find(s, start) for s in self.stop_strings]
-        found = [(h, s) for h, s in zip(hits, self.stop_strings, strict=True) if h >= 0]
+    def _find_end_of_turn(self, text: str, start: int) -> int | None:
+        found = [(h, s) for s in self.stop_strings if (h := text.find(s, start)) >= 0]
         if not found:
-            raise TemplateError(
-                f"template {self.name!r}: cannot find the end of assistant messages[{index}] "
-                f"(no end-of-turn marker among {list(self.stop_strings)} after position {start})"
-            )
+            # last resort: the next control token ends the turn (GLM ends a tool call with <|observation|>)
+            m = self._marker_pattern.search(text, start)
+            return m.end() if m is not None else None
         h, s = min(found)
         return h + len(s)
 

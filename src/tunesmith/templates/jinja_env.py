@@ -61,7 +61,9 @@ def _raise_exception(message: str):
     raise jinja2.exceptions.TemplateError(message)
 
 
-def _tojson(x: Any, ensure_ascii: bool = False, indent: Any = None, separators: Any = None, sort_keys: bool = False):
+def _tojson(
+    x: Any, ensure_ascii: bool = False, indent: Any = None, separators: Any = None, sort_keys: bool = False
+):
     return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
 
 
@@ -139,14 +141,22 @@ def render_template(
     tool_list = [dict(t) for t in tools] if tools is not None else None
     if not track_generation:
         text = template.render(
-            messages=msgs, tools=tool_list, documents=None, add_generation_prompt=add_generation_prompt, **context
+            messages=msgs,
+            tools=tool_list,
+            documents=None,
+            add_generation_prompt=add_generation_prompt,
+            **context,
         )
         return text, []
     blocks: list[str] = []
     indices: list[tuple[int, int]] = []
     with template.environment.tunesmith_track(blocks, indices):  # type: ignore[attr-defined]
         for block in template.generate(
-            messages=msgs, tools=tool_list, documents=None, add_generation_prompt=add_generation_prompt, **context
+            messages=msgs,
+            tools=tool_list,
+            documents=None,
+            add_generation_prompt=add_generation_prompt,
+            **context,
         ):
             blocks.append(block)
     return "".join(blocks), indices

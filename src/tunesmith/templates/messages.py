@@ -125,7 +125,9 @@ class Conversation:
         cls, messages: Sequence[Mapping[str, Any]], tools: Iterable[Mapping[str, Any]] | None = None
     ) -> Conversation:
         if not isinstance(messages, Sequence) or isinstance(messages, (str, bytes)):
-            raise ConversationError(f"messages must be a list of message objects, got {type(messages).__name__}")
+            raise ConversationError(
+                f"messages must be a list of message objects, got {type(messages).__name__}"
+            )
         parsed = tuple(message_from_openai(m, i) for i, m in enumerate(messages))
         tool_list = None
         if tools is not None:
@@ -139,7 +141,9 @@ def _normalise_tool(tool: Any, index: int) -> Mapping[str, Any]:
     if "function" not in tool and "name" in tool:  # bare function schema → OpenAI wrapper
         return {"type": "function", "function": dict(tool)}
     if not isinstance(tool.get("function"), Mapping) or "name" not in tool["function"]:
-        raise ConversationError(f"tools[{index}]: expected {{'type': 'function', 'function': {{'name': ...}}}}")
+        raise ConversationError(
+            f"tools[{index}]: expected {{'type': 'function', 'function': {{'name': ...}}}}"
+        )
     return dict(tool)
 
 
@@ -149,7 +153,9 @@ def _parse_parts(content: Any, where: str) -> str | tuple[Part, ...]:
     if isinstance(content, str):
         return content
     if not isinstance(content, list):
-        raise ConversationError(f"{where}.content: expected a string or a list of parts, got {type(content).__name__}")
+        raise ConversationError(
+            f"{where}.content: expected a string or a list of parts, got {type(content).__name__}"
+        )
     parts: list[Part] = []
     for j, raw in enumerate(content):
         if isinstance(raw, str):
@@ -188,7 +194,9 @@ def _parse_arguments(raw: Any, where: str) -> Mapping[str, Any]:
         if not isinstance(value, dict):
             raise ConversationError(f"{where}.arguments: expected a JSON object, got {type(value).__name__}")
         return value
-    raise ConversationError(f"{where}.arguments: expected an object or a JSON string, got {type(raw).__name__}")
+    raise ConversationError(
+        f"{where}.arguments: expected an object or a JSON string, got {type(raw).__name__}"
+    )
 
 
 def message_from_openai(raw: Mapping[str, Any], index: int = 0) -> Message:
@@ -211,7 +219,9 @@ def message_from_openai(raw: Mapping[str, Any], index: int = 0) -> Message:
         if not isinstance(fn, Mapping) or not isinstance(fn.get("name"), str):
             raise ConversationError(f"{cw}.function.name: expected a string")
         calls.append(ToolCall(fn["name"], _parse_arguments(fn.get("arguments"), cw), c.get("id")))
-    reasoning = next((raw[k] for k in ("reasoning_content", "reasoning", "thinking") if raw.get(k) is not None), None)
+    reasoning = next(
+        (raw[k] for k in ("reasoning_content", "reasoning", "thinking") if raw.get(k) is not None), None
+    )
     if reasoning is not None and not isinstance(reasoning, str):
         raise ConversationError(f"{where}.reasoning_content: expected a string")
     weight = raw.get("loss_weight", raw.get("weight"))
