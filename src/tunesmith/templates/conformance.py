@@ -201,9 +201,9 @@ def check_labels(shape: Shape, rendered, encoded) -> str | None:
         inside = any(content in text[s.start : s.end] for s in mine)
         if m.role == "assistant" and content in text and not inside:
             return f"assistant messages[{i}] content is not inside a trained span"
-        if m.role == "user" and any(content in text[s.start : s.end] for s in trainable):
-            if not any(content in am.text for am in conv.messages if am.role == "assistant"):
-                return f"user messages[{i}] content is trained"
+        in_assistant = any(content in am.text for am in conv.messages if am.role == "assistant")
+        if m.role == "user" and not in_assistant and any(content in text[s.start : s.end] for s in trainable):
+            return f"user messages[{i}] content is trained"
     weights = token_weights(encoded.offsets, trainable)
     for k, (w, label) in enumerate(zip(weights, encoded.labels, strict=True)):
         if (w > 0) != (label != IGNORE_INDEX):
