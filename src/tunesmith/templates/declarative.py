@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Literal
 
 from tunesmith.templates.base import Rendered, RenderOptions, Span, TemplateError
 from tunesmith.templates.messages import Conversation, Message
 
+PLACEHOLDER_TOKENS = ("bos_token", "eos_token")
 SystemStyle = Literal["turn", "merge", "reject"]
 ToolDefinitions = Literal["json_lines", "none"]
 
@@ -90,6 +91,44 @@ class DeclarativeTemplate:
     notes: str = ""
     metadata: Mapping[str, Any] = field(default_factory=dict)
 
+    tokens: Mapping[str, str] = field(default_factory=dict)
+    """Values for ``{bos_token}`` / ``{eos_token}`` placeholders in the formats (see :meth:`bind`)."""
+
+    def bind(self, special_tokens: Mapping[str, str | None]) -> DeclarativeTemplate:
+        """A copy whose ``{bos_token}``/``{eos_token}`` placeholders use this tokenizer's tokens."""
+        merged = {**self.tokens, **{k: v for k, v in special_tokens.items() if isinstance(v, str)}}
+        return replace(self, tokens=merged)
+
+    def _resolved(self) -> DeclarativeTemplate:
+        fields = ("assistant", "user", "system", "tool", "prefix", "generation_prompt", "suffix")
+        if not any("_token}" in (getattr(self, f) or "") for f in fields) and not (
+            self.tool_group and "_token}" in "".join(self.tool_group)
+        ):
+            return self
+        changes: dict[str, Any] = {}
+        for f in fields:
+            value = getattr(self, f)
+            if value is not None:
+                changes[f] = self._substitute(value)
+        if self.tool_group:
+            changes["tool_group"] = (
+                self._substitute(self.tool_group[0]),
+                self._substitute(self.tool_group[1]),
+            )
+        return replace(self, **changes, tokens={})
+
+    def _substitute(self, text: str) -> str:
+        for key in PLACEHOLDER_TOKENS:
+            ph = "{" + key + "}"
+            if ph in text:
+                if key not in self.tokens:
+                    raise TemplateError(
+                        f"template {self.name!r} uses {ph} but no {key} is known; bind it to a tokenizer "
+                        "(template.bind(tokenizer.special_tokens_map))"
+                    )
+                text = text.replace(ph, self.tokens[key])
+        return text
+
     def __post_init__(self) -> None:
         if "{content}" not in self.assistant:
             raise ValueError(f"template {self.name!r}: the assistant format must contain {{content}}")
@@ -109,8 +148,10 @@ class DeclarativeTemplate:
 
     @cached_property
     def stop_strings(self) -> tuple[str, ...]:  # type: ignore[override]
-        out = [w for w in self.stop_words]
+        out = [self._substitute(w) if "_token}" in w and self.tokens else w for w in self.stop_words]
         end = self.assistant_end.strip()
+        if "_token}" in end:
+            end = self._substitute(end) if self.tokens else ""
         if end and end not in out:
             out.insert(0, end)
         return tuple(out)
@@ -167,6 +208,9 @@ class DeclarativeTemplate:
         add_generation_prompt: bool = False,
         options: RenderOptions | None = None,
     ) -> Rendered:
+        resolved = self._resolved()
+        if resolved is not self:
+            return resolved.render(conversation, add_generation_prompt=add_generation_prompt, options=options)
         options = options or RenderOptions()
         msgs = conversation.messages
         tools = conversation.tools_list()

@@ -30,7 +30,9 @@ def lit(text: str) -> str:
 
 
 def _fill(fmt: str, **exprs: str) -> str:
-    """Turn a format with ``{name}`` placeholders into a Jinja concatenation expression."""
+    """Turn a format with ``{name}`` placeholders into a Jinja concatenation expression
+    (``{bos_token}``/``{eos_token}`` become the template variables of the same name)."""
+    exprs = {"bos_token": "bos_token", "eos_token": "eos_token", **exprs}
     names = "|".join(re.escape("{" + n + "}") for n in exprs)
     out: list[str] = []
     pos = 0
@@ -64,10 +66,10 @@ def declarative_to_jinja(t: DeclarativeTemplate) -> str:
     a("{%- endif %}")
     if t.system_style == "reject":
         a(
-            f"{{%- if ns.system is not none %}}{{{{- raise_exception({lit(t.reject_system_message)}) }}}}{{%- endif %}}"
+            f"{{%- if ns.system is not none %}}{{{{- raise_exception({_fill(t.reject_system_message)}) }}}}{{%- endif %}}"
         )
     elif t.default_system is not None:
-        a(f"{{%- if ns.system is none %}}{{%- set ns.system = {lit(t.default_system)} %}}{{%- endif %}}")
+        a(f"{{%- if ns.system is none %}}{{%- set ns.system = {_fill(t.default_system)} %}}{{%- endif %}}")
     a("{%- if tools %}")
     if t.tools_system is None or t.tool_format is None:
         a(f"{{{{- raise_exception({lit(f'template {t.name} cannot render tool definitions')}) }}}}")
@@ -95,7 +97,7 @@ def declarative_to_jinja(t: DeclarativeTemplate) -> str:
     a("{%- endif %}")
     a("{%- endfor %}")
     if t.prefix:
-        a(f"{{{{- {lit(t.prefix)} }}}}")
+        a(f"{{{{- {_fill(t.prefix)} }}}}")
     cond = "ns.system is not none" + (" and ns.system" if t.skip_empty_system else "")
     a(f"{{%- if {cond} %}}")
     if t.system_style == "merge":
@@ -130,7 +132,7 @@ def declarative_to_jinja(t: DeclarativeTemplate) -> str:
     a(f"{{{{- {_fill(t.user, content='text')} }}}}")
     a("{%- elif m.role == 'assistant' %}")
     if t.assistant_header:
-        a(f"{{{{- {lit(t.assistant_header)} }}}}")
+        a(f"{{{{- {_fill(t.assistant_header)} }}}}")
     a(f"{{%- set content = content_text(m.content){trim} %}}")
     if r is not None:
         a("{%- if m.reasoning_content is string %}{%- set reasoning = m.reasoning_content %}")
@@ -159,29 +161,29 @@ def declarative_to_jinja(t: DeclarativeTemplate) -> str:
         a(snippet)
         a(f"{{%- set content = content + {lit(t.tool_call_separator)} + calls.t if content else calls.t %}}")
     a("{%- endif %}")
-    a(f"{{{{- content + {lit(t.assistant_end)} }}}}")
+    a(f"{{{{- content + {_fill(t.assistant_end)} }}}}")
     a("{%- elif m.role == 'tool' %}")
     if t.tool_group:
         a(
-            f"{{%- if loop.first or body[i - 1].role != 'tool' %}}{{{{- {lit(t.tool_group[0])} }}}}{{%- endif %}}"
+            f"{{%- if loop.first or body[i - 1].role != 'tool' %}}{{{{- {_fill(t.tool_group[0])} }}}}{{%- endif %}}"
         )
     a(f"{{{{- {_fill(t.tool, content='content_text(m.content)' + trim)} }}}}")
     if t.tool_group:
         a(
-            f"{{%- if loop.last or body[i + 1].role != 'tool' %}}{{{{- {lit(t.tool_group[1])} }}}}{{%- endif %}}"
+            f"{{%- if loop.last or body[i + 1].role != 'tool' %}}{{{{- {_fill(t.tool_group[1])} }}}}{{%- endif %}}"
         )
     a("{%- endif %}")
     a("{%- endfor %}")
     if t.system_style == "merge":
         a(f"{{%- if ns.merge is not none %}}{{{{- {_fill(t.system, content='ns.merge')} }}}}{{%- endif %}}")
     a("{%- if add_generation_prompt %}")
-    a(f"{{{{- {lit(t.generation_header)} }}}}")
+    a(f"{{{{- {_fill(t.generation_header)} }}}}")
     if r is not None:
         a(
             "{%- if enable_thinking is defined and enable_thinking is false %}"
             f"{{{{- {lit(r.off_generation)} }}}}{{%- endif %}}"
         )
     if t.suffix:
-        a(f"{{%- else %}}{{{{- {lit(t.suffix)} }}}}")
+        a(f"{{%- else %}}{{{{- {_fill(t.suffix)} }}}}")
     a("{%- endif %}")
     return "\n".join(j) + "\n"

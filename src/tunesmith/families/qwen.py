@@ -1,0 +1,81 @@
+"""Qwen: Qwen2, Qwen2.5 (tools), QwQ, Qwen3 (thinking), Qwen2-VL / Qwen2.5-VL."""
+
+from dataclasses import replace
+
+from tunesmith.families.spec import Catalog, Family, ModelGroup
+from tunesmith.templates.declarative import DeclarativeTemplate, ReasoningSpec
+
+TOOLS_SYSTEM = (
+    "{system}# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"
+    "You are provided with function signatures within <tools></tools> XML tags:\n<tools>{tools}\n</tools>\n\n"
+    "For each function call, return a json object with function name and arguments within "
+    "<tool_call></tool_call> XML tags:\n<tool_call>\n"
+    '{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call>'
+)
+
+_CHATML = dict(
+    system="<|im_start|>system\n{content}<|im_end|>\n",
+    user="<|im_start|>user\n{content}<|im_end|>\n",
+    assistant="<|im_start|>assistant\n{content}<|im_end|>\n",
+    tool="\n<tool_response>\n{content}\n</tool_response>",
+    tool_group=("<|im_start|>user", "<|im_end|>\n"),
+    tool_format="hermes",
+    tools_system=TOOLS_SYSTEM,
+    stop_words=("<|im_end|>",),
+    image_token="<|vision_start|><|image_pad|><|vision_end|>",
+    video_token="<|vision_start|><|video_pad|><|vision_end|>",
+    family="qwen",
+)
+
+QWEN2_5 = DeclarativeTemplate(
+    name="qwen2_5",
+    default_system="You are Qwen, created by Alibaba Cloud. You are a helpful assistant.",
+    **_CHATML,
+)
+
+QWEN3 = DeclarativeTemplate(
+    name="qwen3",
+    reasoning=ReasoningSpec(),
+    notes=(
+        "Thinking: enable_thinking=False appends an empty <think></think> block to the generation prompt. "
+        "History rule (as the official template): reasoning is kept only for assistant turns after the last "
+        "user query; earlier turns render without it and so are trained without it."
+    ),
+    **_CHATML,
+)
+
+QWEN3_NOTHINK = replace(
+    QWEN3,
+    name="qwen3_nothink",
+    generation_prompt="<|im_start|>assistant\n<think>\n\n</think>\n\n",
+    notes="Qwen3 with thinking switched off for generation.",
+)
+
+FAMILY = Family(
+    name="qwen",
+    templates=(QWEN2_5, QWEN3, QWEN3_NOTHINK),
+    default_template="qwen3",
+    model_types=("qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "qwen2_vl", "qwen2_5_vl"),
+    architectures=("Qwen2ForCausalLM", "Qwen3ForCausalLM", "Qwen3MoeForCausalLM"),
+    references={"qwen2_5": "qwen2_5-7b-instruct", "qwen3": "qwen3-0_6b"},
+    groups=(
+        ModelGroup(
+            "Qwen2.5-0.5B-Instruct", "Qwen/Qwen2.5-0.5B-Instruct", "Qwen/Qwen2.5-0.5B-Instruct", "qwen2_5"
+        ),
+        ModelGroup(
+            "Qwen2.5-1.5B-Instruct", "Qwen/Qwen2.5-1.5B-Instruct", "Qwen/Qwen2.5-1.5B-Instruct", "qwen2_5"
+        ),
+        ModelGroup("Qwen2.5-7B-Instruct", "Qwen/Qwen2.5-7B-Instruct", "Qwen/Qwen2.5-7B-Instruct", "qwen2_5"),
+        ModelGroup(
+            "Qwen2.5-72B-Instruct", "Qwen/Qwen2.5-72B-Instruct", "Qwen/Qwen2.5-72B-Instruct", "qwen2_5"
+        ),
+        ModelGroup("Qwen3-0.6B", "Qwen/Qwen3-0.6B", "Qwen/Qwen3-0.6B", "qwen3"),
+        ModelGroup("Qwen3-8B", "Qwen/Qwen3-8B", "Qwen/Qwen3-8B", "qwen3"),
+        ModelGroup("Qwen3-32B", "Qwen/Qwen3-32B", "Qwen/Qwen3-32B", "qwen3"),
+        ModelGroup("Qwen3-30B-A3B", "Qwen/Qwen3-30B-A3B", "Qwen/Qwen3-30B-A3B", "qwen3"),
+    ),
+)
+
+
+def register(catalog: Catalog) -> None:
+    catalog.add_family(FAMILY)
