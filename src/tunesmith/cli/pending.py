@@ -1,0 +1,31 @@
+"""Verbs whose implementation has not landed yet: their options are listed, running them says so."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+TRACKED = {
+    "train": "the fine-tuning spine (issue 3)",
+    "chat": "the fine-tuning spine (issue 3)",
+    "predict": "the fine-tuning spine (issue 3)",
+    "export": "the fine-tuning spine (issue 3)",
+    "data": "the fine-tuning spine (issue 3)",
+    "serve": "serving (issue 5)",
+    "webchat": "serving (issue 5)",
+    "webui": "serving (issue 5)",
+    "adapt": "model adaptation (issue 6)",
+}
+
+
+def run(argv: Sequence[str], *, verb: str) -> int:
+    if any(a in ("-h", "--help") for a in argv):
+        from tunesmith.config import format_help
+
+        print(format_help(verb))
+        return 0
+    print(
+        f"tunesmith {verb}: not available in this version yet; it is tracked as {TRACKED.get(verb, 'an open issue')}.",
+        file=sys.stderr,
+    )
+    return 2
