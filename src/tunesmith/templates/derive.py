@@ -84,15 +84,22 @@ def derive_declarative(own: JinjaTemplate, name: str, tokens: dict[str, str]) ->
         if with_sys.endswith(user1) and S1 in with_sys[: len(with_sys) - len(user1)]:
             sys_block = with_sys[: len(with_sys) - len(user1)]
             bos = tokens.get("bos_token") or ""
-            prefix = bos if bos and sys_block.startswith(bos) and head.startswith(bos) else ""
-            before, _, after = sys_block[len(prefix) :].partition(S1)
-            system_fmt = before + "{content}" + after
-            rest = head[len(prefix) :]
-            if rest:
-                if rest.startswith(before) and rest.endswith(after):
+            common = 0
+            while common < min(len(sys_block), len(head)) and sys_block[common] == head[common]:
+                common += 1
+            candidates = [bos if bos and sys_block.startswith(bos) and head.startswith(bos) else "", head[:common]]
+            for candidate in candidates:
+                before, _, after = sys_block[len(candidate) :].partition(S1)
+                rest = head[len(candidate) :]
+                if not rest:
+                    prefix, system_fmt = candidate, before + "{content}" + after
+                    break
+                if rest.startswith(before) and rest.endswith(after) and len(rest) >= len(before) + len(after):
+                    prefix, system_fmt = candidate, before + "{content}" + after
                     default_system = rest[len(before) : len(rest) - len(after)]
-                else:
-                    raise TemplateError(f"text before the first user turn cannot be explained: {rest!r}")
+                    break
+            else:
+                raise TemplateError(f"text before the first user turn cannot be explained: {head!r}")
         elif S1 in with_sys:
             system_style = "merge"
             merged = with_sys[len(head) :]
@@ -112,7 +119,20 @@ def derive_declarative(own: JinjaTemplate, name: str, tokens: dict[str, str]) ->
                 tokens=tokens,
             )
     del end
+    strip = False
+    try:
+        padded = _render(own, [{"role": "user", "content": "  " + U1 + " \n"}])
+        strip = padded == one
+    except Exception:
+        pass
+    alternate_error = None
+    try:
+        _render(own, [u, u2])
+    except Exception as exc:
+        alternate_error = str(exc) or "Conversation roles must alternate user/assistant/user/assistant/..."
     return DeclarativeTemplate(
+        strip_content=strip,
+        alternate_error=alternate_error,
         name=name,
         prefix=prefix,
         system=system_fmt,
@@ -132,7 +152,7 @@ def derive(own: JinjaTemplate, tokenizer: Any, name: str) -> Derivation:
     tokens = {k: v for k, v in tokenizer.special_tokens_map.items() if isinstance(v, str)}
     try:
         template = derive_declarative(own, name, tokens)
-    except TemplateError as exc:
+    except Exception as exc:  # the official template may refuse a probe: then nothing can be derived
         return Derivation(None, (), (), f"cannot derive a declarative template: {exc}")
     results = run_battery(template, tokenizer)
     passed = tuple(r.shape for r in results if r.ok)

@@ -1,0 +1,167 @@
+"""Config groups: the fine-tuning method, preference/RL objectives, and the training loop."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+SchedulerName = Literal[
+    "linear",
+    "cosine",
+    "cosine_with_restarts",
+    "polynomial",
+    "constant",
+    "constant_with_warmup",
+    "inverse_sqrt",
+    "reduce_lr_on_plateau",
+    "cosine_with_min_lr",
+    "cosine_warmup_with_min_lr",
+    "warmup_stable_decay",
+]
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """What is trained: the stage, and which parameters (LoRA, freeze, full)."""
+
+    stage: Literal["pt", "sft", "rm", "ppo", "dpo", "kto", "grpo"] = "sft"
+    """Training stage: pre-training, supervised fine-tuning, reward modelling, PPO, DPO, KTO or GRPO."""
+    finetuning_type: Literal["lora", "freeze", "full"] = "lora"
+    """Which parameters are trained: LoRA adapters, the last/first layers (freeze), or all of them."""
+    freeze_trainable_layers: int = 2
+    """Freeze tuning: number of trainable layers; positive counts from the last layer, negative from the first."""
+    freeze_trainable_modules: tuple[str, ...] = ("all",)
+    """Freeze tuning: module names trained inside the trainable layers (all: every module)."""
+    freeze_extra_modules: tuple[str, ...] = ()
+    """Freeze tuning: modules outside the hidden layers that are trained too (e.g. embed_tokens)."""
+    lora_rank: int = 8
+    """LoRA: rank of the low-rank update matrices."""
+    lora_alpha: int | None = None
+    """LoRA: scaling numerator (None: twice lora_rank)."""
+    lora_dropout: float = 0.0
+    """LoRA: dropout applied to the adapter input."""
+    lora_target: tuple[str, ...] = ("all",)
+    """LoRA: names of the linear modules that get adapters (all: every linear layer but the output head)."""
+    additional_target: tuple[str, ...] = ()
+    """LoRA: modules trained fully and saved with the adapter (e.g. embed_tokens, lm_head)."""
+    use_dora: bool = False
+    """LoRA: use weight-decomposed low-rank adaptation (DoRA)."""
+    use_rslora: bool = False
+    """LoRA: use rank-stabilised scaling (alpha / sqrt(rank))."""
+    pissa_init: bool = False
+    """LoRA: initialise the adapter from the principal singular vectors of the weights (PiSSA)."""
+    pissa_iter: int = 16
+    """LoRA: iterations of fast SVD for PiSSA (-1: exact SVD)."""
+    pissa_convert: bool = False
+    """LoRA: convert a PiSSA adapter to an ordinary LoRA adapter when saving."""
+    loraplus_lr_ratio: float | None = None
+    """LoRA+: learning-rate ratio of the B matrices to the A matrices (None: off)."""
+    loraplus_lr_embedding: float = 1e-6
+    """LoRA+: learning rate of embedding adapters."""
+    create_new_adapter: bool = False
+    """Create a new adapter on top of the loaded one instead of training it further."""
+
+
+@dataclass(frozen=True)
+class RLHFConfig:
+    """Preference optimisation and reinforcement learning (rm, dpo, kto, ppo, grpo stages)."""
+
+    pref_beta: float = 0.1
+    """Beta of the preference loss (strength of the pull towards the reference model)."""
+    pref_ftx: float = 0.0
+    """Weight of an added supervised (SFT) loss on the chosen responses."""
+    pref_loss: Literal["sigmoid", "hinge", "ipo", "kto_pair", "orpo", "simpo"] = "sigmoid"
+    """Preference loss for the dpo stage."""
+    dpo_label_smoothing: float = 0.0
+    """Robust DPO: assumed fraction of flipped preference labels, in [0, 0.5]."""
+    kto_chosen_weight: float = 1.0
+    """KTO: weight of the desirable examples' loss."""
+    kto_rejected_weight: float = 1.0
+    """KTO: weight of the undesirable examples' loss."""
+    simpo_gamma: float = 0.5
+    """SimPO: target reward margin."""
+    ref_model: str | None = None
+    """Reference model for DPO/KTO/PPO (None: the initial policy)."""
+    ref_model_adapters: tuple[str, ...] = ()
+    """Adapters loaded on the reference model."""
+    reward_model: str | None = None
+    """Reward model (path or Hub id) for PPO."""
+    reward_model_type: Literal["lora", "full", "api"] = "lora"
+    """Kind of reward model: a LoRA adapter, a full model, or an HTTP API."""
+    ppo_epochs: int = 4
+    """PPO: optimisation epochs per batch of rollouts."""
+    ppo_target: float = 6.0
+    """PPO: target KL for the adaptive KL controller."""
+    ppo_whiten_rewards: bool = False
+    """PPO: whiten rewards before computing advantages."""
+    grpo_num_generations: int = 8
+    """GRPO: completions sampled per prompt."""
+    grpo_reward_funcs: tuple[str, ...] = ()
+    """GRPO: reward functions (registered names or plugin functions), comma-separated."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The training loop. Defaults follow transformers' TrainingArguments; any other
+    TrainingArguments field is accepted too and passed through."""
+
+    do_train: bool = False
+    """Run training."""
+    do_eval: bool = False
+    """Run evaluation on the evaluation set."""
+    do_predict: bool = False
+    """Run prediction on the evaluation set and save the outputs."""
+    output_dir: str | None = None
+    """Folder for checkpoints, logs, predictions and the final model."""
+    overwrite_output_dir: bool = False
+    """Allow writing into an output_dir that already holds a run."""
+    per_device_train_batch_size: int = 8
+    """Training batch size per device."""
+    per_device_eval_batch_size: int = 8
+    """Evaluation batch size per device."""
+    gradient_accumulation_steps: int = 1
+    """Batches whose gradients are accumulated before each optimiser step."""
+    learning_rate: float = 5e-5
+    """Peak learning rate."""
+    num_train_epochs: float = 3.0
+    """Number of passes over the training data (ignored when max_steps > 0)."""
+    max_steps: int = -1
+    """Total optimiser steps; overrides num_train_epochs when positive."""
+    lr_scheduler_type: SchedulerName = "linear"
+    """Learning-rate schedule after warmup."""
+    warmup_ratio: float = 0.0
+    """Fraction of the total steps spent warming up the learning rate (used when warmup_steps is 0)."""
+    warmup_steps: int = 0
+    """Steps spent warming up the learning rate (takes precedence over warmup_ratio)."""
+    weight_decay: float = 0.0
+    """Decoupled weight decay of AdamW."""
+    bf16: bool = False
+    """Train in bfloat16 mixed precision."""
+    fp16: bool = False
+    """Train in float16 mixed precision."""
+    gradient_checkpointing: bool = False
+    """Recompute activations in the backward pass to save memory."""
+    logging_steps: int | float = 500
+    """Log every this many steps (a float < 1: fraction of the total steps)."""
+    save_steps: int | float = 500
+    """Save a checkpoint every this many steps (a float < 1: fraction of the total steps)."""
+    save_total_limit: int | None = None
+    """Keep at most this many checkpoints (older ones are deleted)."""
+    save_only_model: bool = False
+    """Save only the model in checkpoints, not optimiser/scheduler state (cannot resume from them)."""
+    plot_loss: bool = False
+    """Save plots of the training and evaluation loss in output_dir."""
+    report_to: tuple[str, ...] = ("none",)
+    """Experiment trackers to report to (none, all, tensorboard, wandb, mlflow, ...), comma-separated."""
+    seed: int = 42
+    """Random seed for initialisation, shuffling and dropout."""
+    resume_from_checkpoint: str | None = None
+    """Checkpoint folder to resume training from."""
+    ddp_timeout: int = 1800
+    """Timeout in seconds of distributed collective operations."""
+    eval_strategy: Literal["no", "steps", "epoch"] = "no"
+    """When to evaluate during training."""
+    eval_steps: int | float | None = None
+    """Evaluate every this many steps when eval_strategy is steps (None: logging_steps)."""
+    predict_with_generate: bool = False
+    """At evaluation/prediction, generate text (and compute generation metrics) instead of only the loss."""
