@@ -1,9 +1,9 @@
 """Declarative templates: a family describes its chat format with a few strings and switches.
 
-Formats are plain strings with one ``{content}`` placeholder (filled with ``str.replace``, so braces in
-content are safe). The assistant format is split at ``{content}``: what precedes is the header (masked;
-also the generation prompt unless one is given), what follows is the end-of-turn marker (trained, minus
-trailing whitespace, which is masked because the model stops at the marker).
+Formats are plain strings with one ``{content}`` placeholder (filled in one pass, so braces in content
+are safe). The assistant format is split at ``{content}``: what precedes is the header (masked; also the
+generation prompt unless one is given), what follows is the end-of-turn marker (trained, minus trailing
+whitespace, which is masked because the model stops at the marker).
 
 Rendering produces segments tagged with their message, so spans are exact by construction; the
 same spec exports to a Jinja chat template (:mod:`tunesmith.templates.export`) that renders identically.
@@ -17,36 +17,37 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Literal
 
-from tunesmith.templates.base import Rendered, RenderOptions, Span, TemplateError
+from tunesmith.templates.base import Rendered, RenderOptions, TemplateError
+from tunesmith.templates.declarative_parts import (
+    ReasoningSpec,
+    ToolDefinitions,
+    assemble,
+    fill,
+    split_think,
+    today,
+    tools_text,
+)
 from tunesmith.templates.messages import Conversation, Message
+
+__all__ = ["DeclarativeTemplate", "ReasoningSpec", "SystemStyle", "ToolDefinitions"]
 
 PLACEHOLDER_TOKENS = ("bos_token", "eos_token")
 SystemStyle = Literal["turn", "merge", "reject"]
-ToolDefinitions = Literal["json_lines", "none"]
-
-
-@dataclass(frozen=True)
-class ReasoningSpec:
-    """How reasoning ("thinking") is written, and which turns keep it (the history rule).
-
-    ``keep``: ``after_last_query`` (Qwen3/QwQ: only assistant turns after the last real user query keep
-    their reasoning; earlier ones are rendered without it — their reasoning is then not trained, since it
-    is not in the text), ``all`` or ``none``.
-    """
-
-    open: str = "<think>\n"
-    close: str = "\n</think>\n\n"
-    keep: Literal["after_last_query", "all", "none"] = "after_last_query"
-    block_on_last: bool = True
-    """The final message of the conversation always gets a (possibly empty) reasoning block when kept."""
-    split_content: bool = True
-    """When a message has no reasoning field, take reasoning from ``<think>…</think>`` in its content."""
-    strip: bool = True
-    """Strip newlines around reasoning (``reasoning.strip('\\n')``) and before content (``lstrip('\\n')``)."""
-    off_generation: str = "<think>\n\n</think>\n\n"
-    """Appended to the generation prompt when thinking is switched off (``enable_thinking=False``)."""
-    tool_response_prefix: str = "<tool_response>"
-    tool_response_suffix: str = "</tool_response>"
+ROLES = ("system", "user", "assistant", "tool")
+_TOKEN_FIELDS = (
+    "assistant",
+    "user",
+    "system",
+    "tool",
+    "prefix",
+    "generation_prompt",
+    "suffix",
+    "default_system",
+    "system_content",
+    "merge_system",
+    "tools_system",
+    "tools_in_first_user",
+)
 
 
 @dataclass(frozen=True)
@@ -63,25 +64,57 @@ class DeclarativeTemplate:
     suffix: str = ""
     """Text after the last message when no generation prompt is added (masked)."""
     default_system: str | None = None
+    """System text when the conversation has no system message (``{date}`` allowed). ``""`` makes the
+    system turn unconditional (Llama 3.1: the turn with the dates is always written)."""
+    system_content: str = "{system}"
+    """What the system format's ``{content}`` holds when no tools are given: ``{system}`` is the system
+    text, ``{date}`` the date (Llama 3.1: ``"Cutting Knowledge Date: …\\nToday Date: {date}\\n\\n{system}"``)."""
     system_style: SystemStyle = "turn"
     merge_system: str = "{system}\n\n{content}"
-    """For ``system_style="merge"``: how the system text joins the first user message."""
+    """For ``system_style="merge"``: how the system text joins the first user message. Without a user
+    message the system text is not written (as Llama 2, Mistral and Gemma 3 do)."""
     skip_empty_system: bool = False
-    strip_content: bool = False
-    """Trim whitespace around every message's content (Llama 3, Gemma do this)."""
+    inner_system: bool = False
+    """A system message after the first is rendered with the ``system`` format where it stands (Qwen2,
+    Phi, Llama 3 do this); False refuses it."""
+    strip_content: bool | tuple[str, ...] = False
+    """Trim whitespace around message content: True for every role, or the roles to trim (Llama 3.1 trims
+    system and user/assistant text but not tool results; Gemma 3 trims all but the system)."""
+    strip_merged: bool = False
+    """Trim each user text after the system was merged into it (Llama 2 strips ``<<SYS>>…`` + text as a
+    whole) instead of before merging."""
     alternate_error: str | None = None
     """When set, roles after the optional system must alternate user/assistant, else this error."""
     reject_system_message: str = "System role not supported"
+    date_format: str = "%d %b %Y"
+    """``strftime`` format of ``{date}`` when the caller gives no ``date_string`` (render option)."""
+    default_date: str | None = None
+    """``{date}`` when no ``date_string`` is given; None means today (``strftime_now(date_format)``)."""
     tool_group: tuple[str, str] | None = None
     """(open, close) written around a run of consecutive tool messages (Qwen: one user turn for all)."""
     tool_format: str | None = None
+    without_tools: Literal["raise", "ignore"] = "raise"
+    """With no tool format: refuse tool definitions and tool calls (``raise``), or — only where the official
+    template does the same — ignore them: definitions are not written, calls are dropped from the
+    assistant turn, and tool results are written with the ``tool`` format (``""`` drops them)."""
     tools_system: str | None = None
-    """System text when tools are given: placeholders ``{system}`` (with ``{system_sep}`` after it when a
-    system exists) and ``{tools}``; rendered with the ``system`` format."""
+    """System text when tools are given: placeholders ``{system}`` (the system text followed by
+    ``tools_system_sep``, or nothing without a system), ``{tools}`` and ``{date}``; rendered with the
+    ``system`` format."""
     tools_system_sep: str = "\n\n"
+    tools_in_first_user: str | None = None
+    """When set, tool definitions open the first user message instead (Llama 3.1): placeholders
+    ``{tools}`` and ``{content}``; a conversation whose first message after the system is not a user
+    message is refused."""
     tool_definitions: ToolDefinitions = "json_lines"
+    tool_content_json: bool = False
+    """Tool results are written as JSON strings, quotes included (Llama 3.x: ``content | tojson``)."""
     tool_call_separator: str = "\n"
     """Between the assistant's text content and its tool calls, when content is not empty."""
+    tool_call_content: Literal["before", "drop"] = "before"
+    """The text content of a message with tool calls: written before the calls, or dropped (Llama 3.1)."""
+    single_tool_call_error: str | None = None
+    """When set, an assistant message with more than one tool call is refused with this error."""
     reasoning: ReasoningSpec | None = None
     stop_words: tuple[str, ...] = ()
     image_token: str | None = None
@@ -100,13 +133,11 @@ class DeclarativeTemplate:
         return replace(self, tokens=merged)
 
     def _resolved(self) -> DeclarativeTemplate:
-        fields = ("assistant", "user", "system", "tool", "prefix", "generation_prompt", "suffix")
-        if not any("_token}" in (getattr(self, f) or "") for f in fields) and not (
-            self.tool_group and "_token}" in "".join(self.tool_group)
-        ):
+        group = "".join(self.tool_group or ())
+        if not any("_token}" in (getattr(self, f) or "") for f in _TOKEN_FIELDS) and "_token}" not in group:
             return self
         changes: dict[str, Any] = {}
-        for f in fields:
+        for f in _TOKEN_FIELDS:
             value = getattr(self, f)
             if value is not None:
                 changes[f] = self._substitute(value)
@@ -132,6 +163,12 @@ class DeclarativeTemplate:
     def __post_init__(self) -> None:
         if "{content}" not in self.assistant:
             raise ValueError(f"template {self.name!r}: the assistant format must contain {{content}}")
+        if not isinstance(self.strip_content, bool):
+            unknown = set(self.strip_content) - set(ROLES)
+            if unknown:
+                raise ValueError(
+                    f"template {self.name!r}: strip_content names unknown roles {sorted(unknown)}"
+                )
 
     # -- derived pieces -------------------------------------------------------------------------
     @property
@@ -145,6 +182,17 @@ class DeclarativeTemplate:
     @property
     def generation_header(self) -> str:
         return self.assistant_header if self.generation_prompt is None else self.generation_prompt
+
+    def strips(self, role: str) -> bool:
+        """Whether content of messages with this role is trimmed."""
+        if isinstance(self.strip_content, bool):
+            return self.strip_content
+        return role in self.strip_content
+
+    @property
+    def ignores_tools(self) -> bool:
+        """Tool definitions and calls are ignored (as the official template does)."""
+        return self.without_tools == "ignore" and (self.tool_format is None or self.tools_system is None)
 
     @cached_property
     def stop_strings(self) -> tuple[str, ...]:  # type: ignore[override]
@@ -162,7 +210,7 @@ class DeclarativeTemplate:
         return declarative_to_jinja(self)
 
     # -- rendering ------------------------------------------------------------------------------
-    def _text(self, message: Message, index: int) -> str:
+    def _text(self, message: Message, index: int, strip: bool | None = None) -> str:
         if not isinstance(message.content, str):
             parts = []
             for p in message.content:
@@ -178,28 +226,56 @@ class DeclarativeTemplate:
             text = "".join(parts)
         else:
             text = message.content
-        return text.strip() if self.strip_content else text
+        strip = self.strips(message.role) if strip is None else strip
+        return text.strip() if strip else text
 
-    def _tools_text(self, tools: Sequence[Mapping[str, Any]]) -> str:
-        if self.tool_definitions == "json_lines":
-            return "".join("\n" + json.dumps(dict(t), ensure_ascii=False) for t in tools)
-        return ""
+    def _date(self, options: RenderOptions) -> str:
+        given = options.extra.get("date_string")
+        if isinstance(given, str):
+            return given
+        return self.default_date if self.default_date is not None else today(self.date_format)
 
     def _check_roles(self, messages: Sequence[Message], offset: int) -> None:
         for k, m in enumerate(messages):
+            where = f"messages[{k + offset}]"
             if self.alternate_error and (m.role == "user") != (k % 2 == 0):
+                raise TemplateError(f"template {self.name!r}: {self.alternate_error} ({where})")
+            if m.role == "system" and not self.inner_system:
                 raise TemplateError(
-                    f"template {self.name!r}: {self.alternate_error} (messages[{k + offset}])"
+                    f"template {self.name!r}: a system message is only allowed first ({where})"
                 )
-            if m.role == "system":
+            if m.role == "tool" and self.tool_format is None and self.without_tools == "raise":
                 raise TemplateError(
-                    f"template {self.name!r}: a system message is only allowed first (messages[{k + offset}])"
-                )
-            if m.role == "tool" and self.tool_format is None:
-                raise TemplateError(
-                    f"template {self.name!r} has no tool format; messages[{k + offset}] is a tool result. "
+                    f"template {self.name!r} has no tool format; {where} is a tool result. "
                     "Use the model's own chat template or a template with tool support."
                 )
+            if m.role == "assistant" and m.tool_calls:
+                if self.tool_format is None and self.without_tools == "raise":
+                    raise TemplateError(f"template {self.name!r} has no tool format; {where} has tool calls")
+                if self.single_tool_call_error and self.tool_format and len(m.tool_calls) != 1:
+                    raise TemplateError(f"template {self.name!r}: {self.single_tool_call_error} ({where})")
+
+    def _system_text(
+        self, msgs: Sequence[Message], tools: list[dict[str, Any]] | None, date: str
+    ) -> str | None:
+        """The text the system format wraps (None: no system turn)."""
+        system_text = self._text(msgs[0], 0) if msgs and msgs[0].role == "system" else None
+        if system_text is not None and self.system_style == "reject":
+            raise TemplateError(f"template {self.name!r}: {self.reject_system_message}")
+        if system_text is None and self.system_style != "reject" and self.default_system is not None:
+            system_text = fill(self.default_system, date=date)
+        if tools:
+            if self.tools_system is None or self.tool_format is None:
+                raise TemplateError(
+                    f"template {self.name!r} cannot render tool definitions declaratively; "
+                    "use the model's own chat template (template: jinja) for tools"
+                )
+            definitions = "" if self.tools_in_first_user else tools_text(self.tool_definitions, tools)
+            sys_part = "" if system_text is None else system_text + self.tools_system_sep
+            return fill(self.tools_system, system=sys_part, tools=definitions, date=date)
+        if system_text is None:
+            return None
+        return fill(self.system_content, system=system_text, date=date)
 
     def render(
         self,
@@ -213,34 +289,25 @@ class DeclarativeTemplate:
             return resolved.render(conversation, add_generation_prompt=add_generation_prompt, options=options)
         options = options or RenderOptions()
         msgs = conversation.messages
-        tools = conversation.tools_list()
+        tools = None if self.ignores_tools else conversation.tools_list()
         segments: list[tuple[str, int, str, bool, float]] = []  # text, index, role, trainable, weight
 
         def emit(text: str, index: int, role: str, trainable: bool = False, weight: float = 1.0) -> None:
             if text:
                 segments.append((text, index, role, trainable, weight))
 
-        system_text: str | None = None
-        system_index = -1
-        body_offset = 0
-        if msgs and msgs[0].role == "system":
-            system_text, system_index, body_offset = self._text(msgs[0], 0), 0, 1
+        body_offset = 1 if msgs and msgs[0].role == "system" else 0
         body = msgs[body_offset:]
-        if system_text is not None and self.system_style == "reject":
-            raise TemplateError(f"template {self.name!r}: {self.reject_system_message}")
-        if system_text is None and self.system_style != "reject":
-            system_text = self.default_system
-        if tools:
-            if self.tools_system is None or self.tool_format is None:
-                raise TemplateError(
-                    f"template {self.name!r} cannot render tool definitions declaratively; "
-                    "use the model's own chat template (template: jinja) for tools"
-                )
-            sys_part = "" if system_text is None else system_text + self.tools_system_sep
-            system_text = self.tools_system.replace("{system}", sys_part).replace(
-                "{tools}", self._tools_text(tools)
-            )
+        system_text = self._system_text(msgs, tools, self._date(options))
         self._check_roles(body, body_offset)
+        first_user_tools = None
+        if tools and self.tools_in_first_user is not None:
+            if not body or body[0].role != "user":
+                raise TemplateError(
+                    f"template {self.name!r} puts the tool definitions in the first user message; "
+                    f"messages[{body_offset}] is not a user message"
+                )
+            first_user_tools = tools_text(self.tool_definitions, tools)
 
         emit(self.prefix, 0, "prefix")
         merge_into_first_user = None
@@ -248,44 +315,49 @@ class DeclarativeTemplate:
             if self.system_style == "merge":
                 merge_into_first_user = system_text
             else:
-                emit(self.system.replace("{content}", system_text), max(system_index, 0), "system")
+                emit(self.system.replace("{content}", system_text), 0, "system")
 
         last_query = self._last_query_index(body)
         for k, m in enumerate(body):
             i = k + body_offset
             is_last = k == len(body) - 1
             if m.role == "user":
-                text = self._text(m, i)
+                text = self._text(m, i, strip=False if self.strip_merged else None)
+                if first_user_tools is not None:
+                    text = fill(self.tools_in_first_user or "", tools=first_user_tools, content=text)
+                    first_user_tools = None
                 if merge_into_first_user is not None:
-                    text = self.merge_system.replace("{system}", merge_into_first_user).replace(
-                        "{content}", text
-                    )
+                    text = fill(self.merge_system, system=merge_into_first_user, content=text)
                     merge_into_first_user = None
+                if self.strip_merged:
+                    text = text.strip()
                 emit(self.user.replace("{content}", text), i, "user")
+            elif m.role == "system":
+                text = self._text(m, i)
+                if text or not self.skip_empty_system:
+                    emit(self.system.replace("{content}", text), i, "system")
             elif m.role == "assistant":
                 emit(self.assistant_header, i, "assistant_header")
                 trained = self._assistant_body(m, i, k > last_query, is_last) + self.assistant_end
+                weight = 1.0 if m.loss_weight is None else m.loss_weight
                 stripped = trained.rstrip()
                 if (
                     stripped != trained
                     and self.assistant_end.strip()
                     and stripped.endswith(self.assistant_end.strip())
                 ):
-                    weight = 1.0 if m.loss_weight is None else m.loss_weight
                     emit(stripped, i, "assistant", True, weight)
                     emit(trained[len(stripped) :], i, "assistant_tail")
                 else:
-                    emit(trained, i, "assistant", True, 1.0 if m.loss_weight is None else m.loss_weight)
+                    emit(trained, i, "assistant", True, weight)
             elif m.role == "tool":
                 first = k == 0 or body[k - 1].role != "tool"
                 last = is_last or body[k + 1].role != "tool"
                 if self.tool_group and first:
                     emit(self.tool_group[0], i, "tool")
-                emit(self.tool.replace("{content}", self._text(m, i)), i, "tool")
+                emit(self.tool.replace("{content}", self._tool_text(m, i)), i, "tool")
                 if self.tool_group and last:
                     emit(self.tool_group[1], i, "tool")
-        if merge_into_first_user is not None:  # a system prompt and no user turn
-            emit(self.system.replace("{content}", merge_into_first_user), max(system_index, 0), "system")
         if add_generation_prompt:
             gen = self.generation_header
             if self.reasoning is not None and options.enable_thinking is False:
@@ -293,13 +365,17 @@ class DeclarativeTemplate:
             emit(gen, len(msgs), "generation_prompt")
         else:
             emit(self.suffix, len(msgs), "suffix")
-        return _assemble(segments, add_generation_prompt)
+        return assemble(segments, add_generation_prompt)
+
+    def _tool_text(self, m: Message, index: int) -> str:
+        if not self.tool_content_json:
+            return self._text(m, index)
+        value: Any = m.content if isinstance(m.content, str) else [p.to_dict() for p in m.content]
+        return json.dumps(value, ensure_ascii=False)
 
     def _last_query_index(self, body: Sequence[Message]) -> int:
         r = self.reasoning
-        if r is None:
-            return -1
-        if r.keep == "all":
+        if r is None or r.keep in ("all", "last_message"):
             return -1
         if r.keep == "none":
             return len(body)
@@ -316,36 +392,24 @@ class DeclarativeTemplate:
         content = self._text(m, index)
         r = self.reasoning
         if r is not None:
-            reasoning = m.reasoning
-            if reasoning is None:
-                reasoning = ""
-                if r.split_content and "</think>" in content:
-                    head = content.split("</think>")[0]
-                    tail = content.split("</think>")[-1]
-                    content = tail.lstrip("\n")
-                    reasoning = head.rstrip("\n").split("<think>")[-1].lstrip("\n")
+            reasoning = m.reasoning if r.from_field else None
+            if r.keep == "last_message":
+                if not is_last:
+                    content = content.split("</think>")[-1].lstrip("\n")
+                    reasoning = None
+                after_last_query = is_last
+            elif reasoning is None and r.split_content and "</think>" in content:
+                reasoning, content = split_think(content)
+            reasoning = reasoning or ""
             if after_last_query and (is_last and r.block_on_last or reasoning):
                 rs = reasoning.strip("\n") if r.strip else reasoning
                 cs = content.lstrip("\n") if r.strip else content
                 content = r.open + rs + r.close + cs
-        if m.tool_calls:
-            if self.tool_format is None:
-                raise TemplateError(
-                    f"template {self.name!r} has no tool format; messages[{index}] has tool calls"
-                )
+        if m.tool_calls and self.tool_format is not None:
             from tunesmith.templates.tools import get_tool_format
 
+            if self.tool_call_content == "drop":
+                content = ""
             calls = get_tool_format(self.tool_format).format_calls(m.tool_calls)
             content = content + self.tool_call_separator + calls if content else calls
         return content
-
-
-def _assemble(segments: list[tuple[str, int, str, bool, float]], agp: bool) -> Rendered:
-    pieces: list[str] = []
-    spans: list[Span] = []
-    pos = 0
-    for text, index, role, trainable, weight in segments:
-        pieces.append(text)
-        spans.append(Span(index, role, pos, pos + len(text), trainable, weight))
-        pos += len(text)
-    return Rendered("".join(pieces), tuple(spans), agp)

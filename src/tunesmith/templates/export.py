@@ -11,16 +11,32 @@ import re
 
 from tunesmith.templates.declarative import DeclarativeTemplate
 
+_ARGS = (
+    "{%- set f = tc.function if tc.function is defined else tc %}"
+    "{%- set args = f.arguments if f.arguments is string else f.arguments | tojson %}"
+)
 # Jinja for each tool format a declarative template may use: sets ``calls.t`` from ``m.tool_calls``.
 _TOOL_CALL_JINJA = {
     "hermes": (
-        "{%- for tc in m.tool_calls %}"
-        "{%- set f = tc.function if tc.function is defined else tc %}"
-        "{%- set args = f.arguments if f.arguments is string else f.arguments | tojson %}"
-        "{%- set calls.t = calls.t + ('' if loop.first else '\\n') + '<tool_call>\\n{\"name\": \"' + f.name"
-        " + '\", \"arguments\": ' + args + '}\\n</tool_call>' %}"
+        "{%- for tc in m.tool_calls %}" + _ARGS + "{%- set calls.t = calls.t + ('' if loop.first else '\\n')"
+        " + '<tool_call>\\n{\"name\": \"' + f.name + '\", \"arguments\": ' + args + '}\\n</tool_call>' %}"
         "{%- endfor %}"
     ),
+    "llama3": (
+        "{%- for tc in m.tool_calls %}" + _ARGS + "{%- set calls.t = calls.t + ('' if loop.first else ', ')"
+        " + '{\"name\": \"' + f.name + '\", \"parameters\": ' + args + '}' %}"
+        "{%- endfor %}"
+        "{%- if m.tool_calls | length > 1 %}{%- set calls.t = '[' + calls.t + ']' %}{%- endif %}"
+    ),
+}
+_TOOL_CALL_JINJA["qwen"] = _TOOL_CALL_JINJA["hermes"]
+
+_TOOLS_JINJA = {
+    "json_lines": "{%- for tool in tools %}{%- set tt.t = tt.t + '\\n' + (tool | tojson) %}{%- endfor %}",
+    "json_indent4": (
+        "{%- for tool in tools %}{%- set tt.t = tt.t + (tool | tojson(indent=4)) + '\\n\\n' %}{%- endfor %}"
+    ),
+    "none": "",
 }
 
 
@@ -46,56 +62,37 @@ def _fill(fmt: str, **exprs: str) -> str:
     return " + ".join(out)
 
 
+def _raise(message: str) -> str:
+    return f"{{{{- raise_exception({lit(message)}) }}}}"
+
+
 def declarative_to_jinja(t: DeclarativeTemplate) -> str:
-    trim = " | trim" if t.strip_content else ""
     j: list[str] = []
     a = j.append
-    # content of a message: a string, or parts with media placeholders
-    a("{%- macro content_text(c) %}")
-    a("{%- if c is string %}{{- c }}{%- else %}{%- for p in c %}")
-    a("{%- if p.type == 'text' %}{{- p.text }}")
-    for kind in ("image", "video", "audio"):
-        token = getattr(t, f"{kind}_token")
-        if token is not None:
-            a(f"{{%- elif p.type == '{kind}' or p.type == '{kind}_url' %}}{{{{- {lit(token)} }}}}")
-    a("{%- endif %}{%- endfor %}{%- endif %}")
-    a("{%- endmacro %}")
-    a("{%- set ns = namespace(system=none, offset=0, merge=none, last_query=-1, found=false) %}")
+
+    def trim(role: str) -> str:
+        return " | trim" if t.strips(role) else ""
+
+    _content_macro(t, a)
+    a("{%- set ns = namespace(system=none, offset=0, merge=none, ftools=none, last_query=-1, found=false) %}")
+    if any("{date}" in (s or "") for s in (t.default_system, t.system_content, t.tools_system)):
+        default = lit(t.default_date) if t.default_date is not None else f"strftime_now({lit(t.date_format)})"
+        a(
+            f"{{%- if date_string is defined %}}{{%- set date = date_string %}}{{%- else %}}{{%- set date = {default} %}}"
+        )
+        a("{%- endif %}")
     a("{%- if messages and messages[0].role == 'system' %}")
-    a(f"{{%- set ns.system = content_text(messages[0].content){trim} %}}{{%- set ns.offset = 1 %}}")
+    a(f"{{%- set ns.system = content_text(messages[0].content){trim('system')} %}}{{%- set ns.offset = 1 %}}")
     a("{%- endif %}")
     if t.system_style == "reject":
-        a(
-            f"{{%- if ns.system is not none %}}{{{{- raise_exception({_fill(t.reject_system_message)}) }}}}{{%- endif %}}"
-        )
+        a(f"{{%- if ns.system is not none %}}{_raise(t.reject_system_message)}{{%- endif %}}")
     elif t.default_system is not None:
-        a(f"{{%- if ns.system is none %}}{{%- set ns.system = {_fill(t.default_system)} %}}{{%- endif %}}")
-    a("{%- if tools %}")
-    if t.tools_system is None or t.tool_format is None:
-        a(f"{{{{- raise_exception({lit(f'template {t.name} cannot render tool definitions')}) }}}}")
-    else:
-        a("{%- set tt = namespace(t='') %}")
-        if t.tool_definitions == "json_lines":
-            a("{%- for tool in tools %}{%- set tt.t = tt.t + '\\n' + (tool | tojson) %}{%- endfor %}")
-        a(f"{{%- set sys_part = '' if ns.system is none else ns.system + {lit(t.tools_system_sep)} %}}")
-        a(f"{{%- set ns.system = {_fill(t.tools_system, system='sys_part', tools='tt.t')} %}}")
-    a("{%- endif %}")
+        a(
+            f"{{%- if ns.system is none %}}{{%- set ns.system = {_fill(t.default_system, date='date')} %}}{{%- endif %}}"
+        )
+    _tools_block(t, a)
     a("{%- set body = messages[ns.offset:] %}")
-    a("{%- for m in body %}")
-    if t.alternate_error:
-        a(
-            "{%- if (m.role == 'user') != (loop.index0 % 2 == 0) %}"
-            f"{{{{- raise_exception({lit(t.alternate_error)}) }}}}{{%- endif %}}"
-        )
-    a(
-        f"{{%- if m.role == 'system' %}}{{{{- raise_exception({lit('a system message is only allowed first')}) }}}}"
-    )
-    if t.tool_format is None:
-        a(
-            f"{{%- elif m.role == 'tool' %}}{{{{- raise_exception({lit(f'template {t.name} has no tool format')}) }}}}"
-        )
-    a("{%- endif %}")
-    a("{%- endfor %}")
+    _checks(t, a)
     if t.prefix:
         a(f"{{{{- {_fill(t.prefix)} }}}}")
     cond = "ns.system is not none" + (" and ns.system" if t.skip_empty_system else "")
@@ -106,76 +103,77 @@ def declarative_to_jinja(t: DeclarativeTemplate) -> str:
         a(f"{{{{- {_fill(t.system, content='ns.system')} }}}}")
     a("{%- endif %}")
     r = t.reasoning
-    if r is not None and r.keep != "all":
-        if r.keep == "none":
-            a("{%- set ns.last_query = body | length %}")
-        else:
-            a("{%- set ns.last_query = body | length - 1 %}")
-            a("{%- for m in body[::-1] %}")
-            a(
-                "{%- set text = content_text(m.content) %}"
-                "{%- if not ns.found and m.role == 'user' and not (text.startswith("
-                f"{lit(r.tool_response_prefix)}) and text.endswith({lit(r.tool_response_suffix)})) %}}"
-                "{%- set ns.last_query = body | length - 1 - loop.index0 %}{%- set ns.found = true %}{%- endif %}"
-            )
-            a("{%- endfor %}")
+    if r is not None and r.keep == "none":
+        a("{%- set ns.last_query = body | length %}")
+    elif r is not None and r.keep == "after_last_query":
+        a("{%- set ns.last_query = body | length - 1 %}")
+        a("{%- for m in body[::-1] %}")
+        a(
+            "{%- set text = content_text(m.content) %}"
+            "{%- if not ns.found and m.role == 'user' and not (text.startswith("
+            f"{lit(r.tool_response_prefix)}) and text.endswith({lit(r.tool_response_suffix)})) %}}"
+            "{%- set ns.last_query = body | length - 1 - loop.index0 %}{%- set ns.found = true %}{%- endif %}"
+        )
+        a("{%- endfor %}")
     a("{%- for m in body %}")
     a("{%- set i = loop.index0 %}")
     a("{%- if m.role == 'user' %}")
-    a(f"{{%- set text = content_text(m.content){trim} %}}")
+    a(f"{{%- set text = content_text(m.content){'' if t.strip_merged else trim('user')} %}}")
+    if t.tools_in_first_user is not None:
+        a(
+            "{%- if ns.ftools is not none %}"
+            f"{{%- set text = {_fill(t.tools_in_first_user, tools='ns.ftools', content='text')} %}}"
+            "{%- set ns.ftools = none %}{%- endif %}"
+        )
     if t.system_style == "merge":
         a(
             "{%- if ns.merge is not none %}"
             f"{{%- set text = {_fill(t.merge_system, system='ns.merge', content='text')} %}}"
             "{%- set ns.merge = none %}{%- endif %}"
         )
+    if t.strip_merged:
+        a("{%- set text = text | trim %}")
     a(f"{{{{- {_fill(t.user, content='text')} }}}}")
+    a("{%- elif m.role == 'system' %}")
+    a(f"{{%- set text = content_text(m.content){trim('system')} %}}")
+    a(
+        f"{{%- if text{'' if t.skip_empty_system else ' or true'} %}}{{{{- {_fill(t.system, content='text')} }}}}"
+    )
+    a("{%- endif %}")
     a("{%- elif m.role == 'assistant' %}")
     if t.assistant_header:
         a(f"{{{{- {_fill(t.assistant_header)} }}}}")
-    a(f"{{%- set content = content_text(m.content){trim} %}}")
+    a(f"{{%- set content = content_text(m.content){trim('assistant')} %}}")
     if r is not None:
-        a("{%- if m.reasoning_content is string %}{%- set reasoning = m.reasoning_content %}")
-        a("{%- else %}{%- set reasoning = '' %}")
-        if r.split_content:
+        _reasoning(t, a)
+    if t.tool_format is not None:
+        a("{%- if m.tool_calls %}")
+        snippet = _TOOL_CALL_JINJA.get(t.tool_format)
+        if snippet is None:
+            a(_raise(f"template {t.name} cannot render {t.tool_format} tool calls in Jinja"))
+        else:
+            if t.tool_call_content == "drop":
+                a("{%- set content = '' %}")
+            a("{%- set calls = namespace(t='') %}")
+            a(snippet)
             a(
-                "{%- if '</think>' in content %}"
-                "{%- set reasoning = content.split('</think>')[0].rstrip('\\n').split('<think>')[-1].lstrip('\\n') %}"
-                "{%- set content = content.split('</think>')[-1].lstrip('\\n') %}"
-                "{%- endif %}"
+                f"{{%- set content = content + {lit(t.tool_call_separator)} + calls.t if content else calls.t %}}"
             )
         a("{%- endif %}")
-        last = "(loop.last and true)" if r.block_on_last else "false"
-        rs = "reasoning.strip('\\n')" if r.strip else "reasoning"
-        cs = "content.lstrip('\\n')" if r.strip else "content"
-        a(
-            f"{{%- if i > ns.last_query and ({last} or reasoning) %}}"
-            f"{{%- set content = {lit(r.open)} + {rs} + {lit(r.close)} + {cs} %}}{{%- endif %}}"
-        )
-    a("{%- if m.tool_calls %}")
-    snippet = _TOOL_CALL_JINJA.get(t.tool_format or "")
-    if snippet is None:
-        a(f"{{{{- raise_exception({lit(f'template {t.name} cannot render tool calls')}) }}}}")
-    else:
-        a("{%- set calls = namespace(t='') %}")
-        a(snippet)
-        a(f"{{%- set content = content + {lit(t.tool_call_separator)} + calls.t if content else calls.t %}}")
-    a("{%- endif %}")
     a(f"{{{{- content + {_fill(t.assistant_end)} }}}}")
     a("{%- elif m.role == 'tool' %}")
     if t.tool_group:
         a(
             f"{{%- if loop.first or body[i - 1].role != 'tool' %}}{{{{- {_fill(t.tool_group[0])} }}}}{{%- endif %}}"
         )
-    a(f"{{{{- {_fill(t.tool, content='content_text(m.content)' + trim)} }}}}")
+    result = "(m.content | tojson)" if t.tool_content_json else "content_text(m.content)" + trim("tool")
+    a(f"{{{{- {_fill(t.tool, content=result)} }}}}")
     if t.tool_group:
         a(
             f"{{%- if loop.last or body[i + 1].role != 'tool' %}}{{{{- {_fill(t.tool_group[1])} }}}}{{%- endif %}}"
         )
     a("{%- endif %}")
     a("{%- endfor %}")
-    if t.system_style == "merge":
-        a(f"{{%- if ns.merge is not none %}}{{{{- {_fill(t.system, content='ns.merge')} }}}}{{%- endif %}}")
     a("{%- if add_generation_prompt %}")
     a(f"{{{{- {_fill(t.generation_header)} }}}}")
     if r is not None:
@@ -187,3 +185,100 @@ def declarative_to_jinja(t: DeclarativeTemplate) -> str:
         a(f"{{%- else %}}{{{{- {_fill(t.suffix)} }}}}")
     a("{%- endif %}")
     return "\n".join(j) + "\n"
+
+
+def _content_macro(t: DeclarativeTemplate, a) -> None:
+    """content of a message: a string, or parts with media placeholders."""
+    a("{%- macro content_text(c) %}")
+    a("{%- if c is string %}{{- c }}{%- else %}{%- for p in c %}")
+    a("{%- if p.type == 'text' %}{{- p.text }}")
+    for kind in ("image", "video", "audio"):
+        token = getattr(t, f"{kind}_token")
+        if token is not None:
+            a(f"{{%- elif p.type == '{kind}' or p.type == '{kind}_url' %}}{{{{- {lit(token)} }}}}")
+    a(f"{{%- else %}}{_raise(f'template {t.name} has no placeholder for this part type')}")
+    a("{%- endif %}{%- endfor %}{%- endif %}")
+    a("{%- endmacro %}")
+
+
+def _tools_block(t: DeclarativeTemplate, a) -> None:
+    """The system text with tools (or the plain system content), and the first-user tool text."""
+    plain = t.system_content != "{system}"
+    set_plain = f"{{%- set ns.system = {_fill(t.system_content, system='ns.system', date='date')} %}}"
+    if t.ignores_tools:
+        if plain:
+            a(f"{{%- if ns.system is not none %}}{set_plain}{{%- endif %}}")
+        return
+    a("{%- if tools %}")
+    if t.tools_system is None or t.tool_format is None:
+        a(_raise(f"template {t.name} cannot render tool definitions"))
+    else:
+        a("{%- set tt = namespace(t='') %}")
+        a(_TOOLS_JINJA[t.tool_definitions])
+        a(f"{{%- set sys_part = '' if ns.system is none else ns.system + {lit(t.tools_system_sep)} %}}")
+        tools_expr = "''" if t.tools_in_first_user is not None else "tt.t"
+        a(
+            f"{{%- set ns.system = {_fill(t.tools_system, system='sys_part', tools=tools_expr, date='date')} %}}"
+        )
+        if t.tools_in_first_user is not None:
+            a("{%- set ns.ftools = tt.t %}")
+    if plain:
+        a(f"{{%- elif ns.system is not none %}}{set_plain}")
+    a("{%- endif %}")
+
+
+def _checks(t: DeclarativeTemplate, a) -> None:
+    """The inputs render() refuses, refused the same way."""
+    a("{%- for m in body %}")
+    if t.alternate_error:
+        a(
+            f"{{%- if (m.role == 'user') != (loop.index0 % 2 == 0) %}}{_raise(t.alternate_error)}{{%- endif %}}"
+        )
+    if not t.inner_system:
+        a(f"{{%- if m.role == 'system' %}}{_raise('a system message is only allowed first')}{{%- endif %}}")
+    if t.tool_format is None and t.without_tools == "raise":
+        a(
+            f"{{%- if m.role == 'tool' or m.tool_calls %}}{_raise(f'template {t.name} has no tool format')}{{%- endif %}}"
+        )
+    if t.single_tool_call_error and t.tool_format is not None:
+        a(
+            "{%- if m.role == 'assistant' and m.tool_calls and m.tool_calls | length != 1 %}"
+            f"{_raise(t.single_tool_call_error)}{{%- endif %}}"
+        )
+    a("{%- endfor %}")
+    if t.tools_in_first_user is not None and not t.ignores_tools:
+        a(
+            "{%- if tools and (not body or body[0].role != 'user') %}"
+            f"{_raise('tool definitions go in the first user message; there is none')}{{%- endif %}}"
+        )
+
+
+def _reasoning(t: DeclarativeTemplate, a) -> None:
+    r = t.reasoning
+    assert r is not None
+    field = "m.reasoning_content is string" if r.from_field else "false"
+    a(f"{{%- if {field} %}}{{%- set reasoning = m.reasoning_content %}}")
+    a("{%- else %}{%- set reasoning = '' %}")
+    if r.split_content and r.keep != "last_message":
+        a(
+            "{%- if '</think>' in content %}"
+            "{%- set reasoning = content.split('</think>')[0].rstrip('\\n').split('<think>')[-1].lstrip('\\n') %}"
+            "{%- set content = content.split('</think>')[-1].lstrip('\\n') %}"
+            "{%- endif %}"
+        )
+    a("{%- endif %}")
+    if r.keep == "last_message":
+        a(
+            "{%- if not loop.last %}{%- set content = content.split('</think>')[-1].lstrip('\\n') %}"
+            "{%- set reasoning = '' %}{%- endif %}"
+        )
+        kept = "loop.last"
+    else:
+        kept = "i > ns.last_query"
+    last = "(loop.last and true)" if r.block_on_last else "false"
+    rs = "reasoning.strip('\\n')" if r.strip else "reasoning"
+    cs = "content.lstrip('\\n')" if r.strip else "content"
+    a(
+        f"{{%- if {kept} and ({last} or reasoning) %}}"
+        f"{{%- set content = {lit(r.open)} + {rs} + {lit(r.close)} + {cs} %}}{{%- endif %}}"
+    )
