@@ -11,7 +11,7 @@ from tunesmith import __version__
 
 # verb → (module, summary). Modules are imported only when their verb runs (`--help` stays fast).
 VERBS: dict[str, tuple[str, str]] = {
-    "train": ("tunesmith.cli.pending", "fine-tune a model (pt, sft, rm, dpo, kto, ppo, grpo)"),
+    "train": ("tunesmith.cli.train", "fine-tune a model (pt, sft, rm, dpo, kto, ppo, grpo)"),
     "chat": ("tunesmith.cli.pending", "chat with a model in the terminal"),
     "predict": ("tunesmith.cli.pending", "batch generation over a dataset"),
     "serve": ("tunesmith.cli.pending", "OpenAI-compatible API server"),
