@@ -12,14 +12,14 @@ from tunesmith import __version__
 # verb → (module, summary). Modules are imported only when their verb runs (`--help` stays fast).
 VERBS: dict[str, tuple[str, str]] = {
     "train": ("tunesmith.cli.train", "fine-tune a model (pt, sft, rm, dpo, kto, ppo, grpo)"),
-    "chat": ("tunesmith.cli.pending", "chat with a model in the terminal"),
-    "predict": ("tunesmith.cli.pending", "batch generation over a dataset"),
+    "chat": ("tunesmith.cli.chat", "chat with a model in the terminal"),
+    "predict": ("tunesmith.cli.predict", "batch generation over a dataset"),
     "serve": ("tunesmith.cli.pending", "OpenAI-compatible API server"),
     "webchat": ("tunesmith.cli.pending", "web chat page"),
-    "export": ("tunesmith.cli.pending", "merge adapters and save a model with its chat template"),
+    "export": ("tunesmith.cli.export", "merge adapters and save a model with its chat template"),
     "adapt": ("tunesmith.cli.pending", "adapt a new model: inspect, check, write a plugin file"),
     "webui": ("tunesmith.cli.pending", "training / evaluation / chat / export board"),
-    "data": ("tunesmith.cli.pending", "preview datasets (converted conversations, labels, bad records)"),
+    "data": ("tunesmith.cli.data", "preview datasets (converted conversations, labels, bad records)"),
     "template": ("tunesmith.cli.template", "list, render, check, derive and export chat templates"),
     "env": ("tunesmith.cli.env", "versions of Python and the libraries, and the devices"),
     "version": ("tunesmith.cli.main", "print the tunesmith version"),
