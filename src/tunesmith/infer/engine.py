@@ -1,0 +1,380 @@
+"""The inference engine protocol and its transformers implementation.
+
+Prompts are rendered by OUR template (the one training used) and tokenized once without special
+tokens, never by ``tokenizer.apply_chat_template``, so what is served is exactly what was trained.
+Generation ends at the template's end-of-turn markers: those that are one token become end-of-sequence
+ids, longer ones end a row through a stopping criterion that reads the generated text only (see
+:mod:`tunesmith.infer.stopping`); the decoded text is always cut at the first stop string as well, so
+streamed and non-streamed output agree.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from tunesmith.infer.output import FinishReason, Generation, find_stop, finish, held_back
+from tunesmith.infer.sampling import SamplingParams
+from tunesmith.templates.base import ChatTemplate, RenderOptions
+from tunesmith.templates.messages import Conversation
+
+if TYPE_CHECKING:
+    import torch
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A rendered prompt and its token ids."""
+
+    text: str
+    ids: tuple[int, ...]
+
+
+@runtime_checkable
+class InferenceEngine(Protocol):
+    """What chat, predict and serve need from an engine."""
+
+    template: ChatTemplate
+    tool_format: str | None
+    """The tool format replies are read with when a conversation has tools."""
+
+    def render(self, conversation: Conversation) -> Prompt:
+        """The prompt the model sees for ``conversation`` (with the generation prompt)."""
+        ...
+
+    def generate(self, conversations: Sequence[Conversation], params: SamplingParams) -> list[Generation]:
+        """One reply per conversation, in order."""
+        ...
+
+    def stream(self, conversation: Conversation, params: SamplingParams) -> Iterator[str]:
+        """The reply to one conversation, piece by piece; the pieces join to ``generate``'s text."""
+        ...
+
+
+@dataclass(frozen=True)
+class StopPlan:
+    """How one request stops: end-of-sequence ids, stop strings handed to ``generate``, and the
+    strings the decoded text is cut at."""
+
+    eos_ids: tuple[int, ...]
+    generate_strings: tuple[str, ...]
+    text_stops: tuple[str, ...]
+
+
+@dataclass
+class StreamEnd:
+    """How a stream ended; filled in by the producer once the last piece is out."""
+
+    finish_reason: FinishReason | None = None
+    completion_tokens: int = 0
+
+
+class TextStream:
+    """An iterator over the pieces of one streamed reply; once it is exhausted,
+    :attr:`finish_reason` and :attr:`completion_tokens` say how it ended (None / 0 before)."""
+
+    def __init__(self, pieces: Iterator[str], end: StreamEnd, prompt_tokens: int) -> None:
+        self._pieces = pieces
+        self._end = end
+        self.prompt_tokens = prompt_tokens
+
+    @property
+    def finish_reason(self) -> FinishReason | None:
+        return self._end.finish_reason
+
+    @property
+    def completion_tokens(self) -> int:
+        return self._end.completion_tokens
+
+    def __iter__(self) -> TextStream:
+        return self
+
+    def __next__(self) -> str:
+        return next(self._pieces)
+
+    def close(self) -> None:
+        """Stop generating (also done when the stream is garbage-collected)."""
+        close = getattr(self._pieces, "close", None)
+        if close is not None:
+            close()
+
+
+class TransformersEngine:
+    """Runs ``model.generate`` on prompts rendered by ``template``; safe to share between threads
+    (one generation at a time)."""
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        template: ChatTemplate,
+        *,
+        tool_format: str | None = None,
+        render_options: RenderOptions | None = None,
+    ) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.template = template
+        self.tool_format = tool_format or template.tool_format
+        """Format tool calls are read with (the template's unless overridden)."""
+        self.render_options = render_options
+        self._lock = threading.Lock()
+        self._pad_id = _pad_id(tokenizer, model)
+
+    # -- prompts -------------------------------------------------------------------------------
+    def render(self, conversation: Conversation) -> Prompt:
+        """The prompt text (with the generation prompt) and its ids, tokenized once without special tokens."""
+        text = self.template.render(
+            conversation, add_generation_prompt=True, options=self.render_options
+        ).text
+        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        return Prompt(text, tuple(ids))
+
+    def stop_plan(self, params: SamplingParams) -> StopPlan:
+        strings = tuple(dict.fromkeys((*self.template.stop_strings, *params.stop)))
+        eos: list[int] = []
+        multi: list[str] = []
+        for s in strings:
+            ids = self.tokenizer.encode(s, add_special_tokens=False)
+            if len(ids) == 1 and self.tokenizer.decode(ids) == s:
+                eos.append(ids[0])
+            else:
+                multi.append(s)
+        configured = getattr(getattr(self.model, "generation_config", None), "eos_token_id", None)
+        for extra in (configured, self.tokenizer.eos_token_id):
+            if isinstance(extra, int):
+                eos.append(extra)
+            elif extra is not None:
+                eos.extend(int(i) for i in extra)
+        eos_ids = tuple(dict.fromkeys(eos))
+        # An eos id that is not a special token decodes to text; cut the text there too.
+        decoded = (self.tokenizer.decode([i]) for i in eos_ids)
+        text_stops = tuple(dict.fromkeys((*strings, *(d for d in decoded if d))))
+        return StopPlan(eos_ids, tuple(multi), text_stops)
+
+    def _generate_kwargs(
+        self, params: SamplingParams, plan: StopPlan, prompt_width: int, *extra_criteria: Any
+    ) -> dict[str, Any]:
+        from transformers import StoppingCriteriaList
+
+        from tunesmith.infer.stopping import StopOnText
+
+        kwargs = params.generate_kwargs()
+        kwargs["eos_token_id"] = list(plan.eos_ids)
+        kwargs["pad_token_id"] = self._pad_id
+        criteria = list(extra_criteria)
+        if plan.generate_strings:
+            criteria.append(
+                StopOnText(
+                    self.tokenizer,
+                    plan.generate_strings,
+                    prompt_width,
+                    skip_special_tokens=params.skip_special_tokens,
+                )
+            )
+        if criteria:
+            kwargs["stopping_criteria"] = StoppingCriteriaList(criteria)
+        return kwargs
+
+    def _tool_format_for(self, conversation: Conversation) -> str | None:
+        return self.tool_format if conversation.tools else None
+
+    def _skip_special(self, params: SamplingParams, conversation: Conversation) -> bool:
+        """Whether special tokens are dropped from the reply. Not when tool calls are to be read: some
+        tokenizers mark the call markup (``<tool_call>``, ``[TOOL_CALLS]``) special (as vLLM does for
+        Mistral); the end-of-turn token is cut off either way."""
+        return params.skip_special_tokens and self._tool_format_for(conversation) is None
+
+    # -- generation ----------------------------------------------------------------------------
+    def generate(self, conversations: Sequence[Conversation], params: SamplingParams) -> list[Generation]:
+        """Replies to ``conversations``, generated as one left-padded batch."""
+        if not conversations:
+            return []
+        prompts = [self.render(c) for c in conversations]
+        outputs = self.generate_ids([p.ids for p in prompts], params)
+        plan = self.stop_plan(params)
+        return [
+            self._finish(
+                ids,
+                len(prompt.ids),
+                params,
+                plan,
+                self._tool_format_for(conv),
+                self._skip_special(params, conv),
+            )
+            for ids, prompt, conv in zip(outputs, prompts, conversations, strict=True)
+        ]
+
+    def generate_ids(self, prompts: Sequence[Sequence[int]], params: SamplingParams) -> list[list[int]]:
+        """The new token ids for each prompt (left-padded batch; pads after a finished row removed)."""
+        import torch
+
+        plan = self.stop_plan(params)
+        input_ids, attention_mask = self._left_pad(prompts)
+        kwargs = self._generate_kwargs(params, plan, input_ids.shape[1])
+        with self._lock, torch.inference_mode():
+            if params.seed is not None:
+                torch.manual_seed(params.seed)
+            out = self.model.generate(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+        new = out[:, input_ids.shape[1] :].tolist()
+        return [_strip_after_stop(row, plan.eos_ids, self._pad_id) for row in new]
+
+    def _finish(
+        self,
+        ids: list[int],
+        prompt_len: int,
+        params: SamplingParams,
+        plan: StopPlan,
+        tool_format: str | None,
+        skip: bool,
+    ) -> Generation:
+        stopped = bool(ids) and ids[-1] in plan.eos_ids
+        body = ids[:-1] if stopped else ids
+        text = self.tokenizer.decode(body, skip_special_tokens=skip)
+        completion = len(ids)
+        if plan.generate_strings and find_stop(text, plan.generate_strings) >= 0:
+            # The row ended on a stop string; in a batch, padding (which may be an eos id) follows.
+            # Count the tokens up to the one completing it, as a generation of this row alone would.
+            def has_stop(n: int) -> bool:
+                prefix = self.tokenizer.decode(body[:n], skip_special_tokens=skip)
+                return find_stop(prefix, plan.generate_strings) >= 0
+
+            completion = _shortest_prefix(body, has_stop)
+            text, stopped = self.tokenizer.decode(body[:completion], skip_special_tokens=skip), True
+        return finish(
+            text,
+            stops=plan.text_stops,
+            stopped=stopped,
+            completion_tokens=completion,
+            max_new_tokens=params.max_new_tokens,
+            prompt_tokens=prompt_len,
+            tool_format=tool_format,
+        )
+
+    def _left_pad(self, prompts: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        import torch
+
+        width = max(len(p) for p in prompts)
+        if width == 0:
+            raise ValueError("cannot generate from an empty prompt")
+        ids = torch.full((len(prompts), width), self._pad_id, dtype=torch.long)
+        mask = torch.zeros((len(prompts), width), dtype=torch.long)
+        for row, prompt in enumerate(prompts):
+            if prompt:
+                ids[row, width - len(prompt) :] = torch.tensor(prompt, dtype=torch.long)
+                mask[row, width - len(prompt) :] = 1
+        device = getattr(self.model, "device", None)
+        return (ids.to(device), mask.to(device)) if device is not None else (ids, mask)
+
+    # -- streaming -----------------------------------------------------------------------------
+    def stream(self, conversation: Conversation, params: SamplingParams) -> TextStream:
+        """The reply, piece by piece as tokens are generated; text that may begin a stop string is held
+        back until it is known not to. Closing the stream early stops the generation."""
+        if params.num_beams > 1:
+            raise ValueError("streaming needs num_beams == 1 (beam search decides the text only at the end)")
+        prompt = self.render(conversation)
+        end = StreamEnd()
+        pieces = self._stream_pieces(prompt, params, end, self._skip_special(params, conversation))
+        return TextStream(pieces, end, len(prompt.ids))
+
+    def _stream_pieces(
+        self, prompt: Prompt, params: SamplingParams, end: StreamEnd, skip: bool
+    ) -> Iterator[str]:
+        import torch
+
+        from tunesmith.infer.stopping import StopOnEvent, counting_streamer
+
+        plan = self.stop_plan(params)
+        cancel = threading.Event()
+        streamer = counting_streamer(self.tokenizer, skip_prompt=True, skip_special_tokens=skip)
+        input_ids, attention_mask = self._left_pad([prompt.ids])
+        kwargs = self._generate_kwargs(params, plan, input_ids.shape[1], StopOnEvent(cancel))
+        failure: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                with torch.inference_mode():
+                    if params.seed is not None:
+                        torch.manual_seed(params.seed)
+                    self.model.generate(
+                        input_ids=input_ids,
+                        attention_mask=attention_mask,
+                        streamer=streamer,
+                        **kwargs,
+                    )
+            except BaseException as exc:  # handed to the consumer, which re-raises it
+                failure.append(exc)
+                streamer.end()
+
+        with self._lock:
+            thread = threading.Thread(target=work, name="tunesmith-generate", daemon=True)
+            thread.start()
+            buffer = ""
+            found = False
+            try:
+                for chunk in streamer:
+                    buffer += chunk
+                    at = find_stop(buffer, plan.text_stops)
+                    if at >= 0:
+                        if at:
+                            yield buffer[:at]
+                        buffer, found = "", True
+                        cancel.set()
+                        break
+                    keep = held_back(buffer, plan.text_stops)
+                    if len(buffer) > keep:
+                        yield buffer[: len(buffer) - keep]
+                        buffer = buffer[len(buffer) - keep :]
+                if buffer and not failure:
+                    yield buffer
+            finally:
+                cancel.set()
+                thread.join()
+            if failure:
+                raise failure[0]
+        end.completion_tokens = streamer.generated
+        stopped = found or streamer.last_token in plan.eos_ids
+        end.finish_reason = "stop" if stopped or streamer.generated < params.max_new_tokens else "length"
+
+
+def _pad_id(tokenizer: Any, model: Any) -> int:
+    for candidate in (
+        tokenizer.pad_token_id,
+        getattr(getattr(model, "generation_config", None), "pad_token_id", None),
+        tokenizer.eos_token_id,
+    ):
+        if isinstance(candidate, int):
+            return candidate
+        if isinstance(candidate, (list, tuple)) and candidate:
+            return int(candidate[0])
+    return 0
+
+
+def _shortest_prefix(ids: Sequence[int], holds: Callable[[int], bool]) -> int:
+    """The least ``n`` with ``holds(n)``, for a property that stays true as ``n`` grows (``holds(len(ids))``)."""
+    lo, hi = 1, len(ids)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if holds(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return hi
+
+
+def _strip_after_stop(row: list[int], eos_ids: Sequence[int], pad_id: int) -> list[int]:
+    """Tokens up to and including the first end-of-sequence id; rows that stopped otherwise lose the
+    padding ``generate`` appends once a row is done."""
+    stops = set(eos_ids)
+    for i, token in enumerate(row):
+        if token in stops:
+            return row[: i + 1]
+    end = len(row)
+    while end and row[end - 1] == pad_id:
+        end -= 1
+    return row[:end]
