@@ -1,0 +1,1 @@
+"""Training on transformers' Trainer: workflows per stage, token accounting, plots, run summaries."""
