@@ -1,26 +1,25 @@
 #!/usr/bin/env bash
-# The main job (README), offline: build the embedded tiny default model, check that the template we
-# train with renders exactly like the model's own chat template, and show a rendered conversation
-# with its trained tokens. (Fine-tuning, export and chat join this script with the training spine.)
+# The main job (README), offline on CPU: build the embedded tiny default model, LoRA-SFT it on the
+# shipped demo data, export the merged model (carrying the exact chat template used in training),
+# and answer one chat turn from it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/tunesmith ] || bash scripts/install.sh
-OUT=${OUT:-saves/quickstart}
-mkdir -p "$OUT"
-.venv/bin/python - "$OUT" <<'PY'
-import json, sys
-from pathlib import Path
+TS=.venv/bin/tunesmith
+mkdir -p saves/quickstart
+.venv/bin/python - <<'PY'
 from tunesmith.testing import build_tiny_model
-out = Path(sys.argv[1])
-model = build_tiny_model("qwen3", out / "base")
-conv = [
-    {"role": "system", "content": "You are a helpful assistant."},
-    {"role": "user", "content": "What's the capital of France?"},
-    {"role": "assistant", "content": "Paris.", "reasoning_content": "The capital of France is Paris."},
-]
-(out / "conversation.json").write_text(json.dumps(conv, indent=2))
-print(f"tiny model (qwen3 architecture, random weights): {model}")
+# a random Qwen3-architecture model, small enough for a CPU, large enough to memorise the demo
+path = build_tiny_model("qwen3", "saves/quickstart/base", hidden_size=256, num_layers=4, intermediate_size=512)
+print(f"[1/4] tiny base model: {path}")
 PY
-.venv/bin/tunesmith template check --model "$OUT/base"
-.venv/bin/tunesmith template render --model "$OUT/base" --messages "$OUT/conversation.json"
-echo "quickstart outputs in $OUT/"
+echo "[2/4] LoRA fine-tuning on src/tunesmith/demo/demo_sft.json"
+$TS train examples/quickstart/train.yaml
+echo "[3/4] merging the adapter into the base model"
+$TS export examples/quickstart/export.yaml
+echo "[4/4] one chat turn with the merged model"
+$TS chat examples/quickstart/chat.yaml --query "Who are you?"
+echo
+echo "base model:      saves/quickstart/base"
+echo "LoRA adapter:    saves/quickstart/lora (run_summary.json, trainer_state.json, training_loss.png)"
+echo "merged model:    saves/quickstart/merged (chat_template = the template used in training)"
