@@ -42,6 +42,13 @@ FAMILY = Family(
     templates=(GEMMA, GEMMA3),
     default_template="gemma3",
     model_types=("gemma", "gemma2", "gemma3", "gemma3_text"),
+    composite={
+        "gemma3": {
+            "vision_tower": ("model.vision_tower",),
+            "projector": ("model.multi_modal_projector",),
+            "language_model": ("model.language_model", "lm_head"),
+        },
+    },
     architectures=(
         "GemmaForCausalLM",
         "Gemma2ForCausalLM",

@@ -105,6 +105,24 @@ FAMILY = Family(
     templates=(LLAMA2, LLAMA3, LLAMA3_1, LLAMA3_2, LLAMA4),
     default_template="llama3_1",
     model_types=("llama", "llama4", "llama4_text"),
+    composite={
+        "llama4": {
+            "vision_tower": ("vision_model",),
+            "projector": ("multi_modal_projector",),
+            "language_model": ("language_model",),
+        },
+        # LLaVA-1.5 / LLaVA-NeXT (Vicuna/Llama language models); image_newline is a learned connector row
+        "llava": {
+            "vision_tower": ("model.vision_tower",),
+            "projector": ("model.multi_modal_projector",),
+            "language_model": ("model.language_model", "lm_head"),
+        },
+        "llava_next": {
+            "vision_tower": ("model.vision_tower",),
+            "projector": ("model.multi_modal_projector", "model.image_newline"),
+            "language_model": ("model.language_model", "lm_head"),
+        },
+    },
     architectures=("LlamaForCausalLM", "Llama4ForConditionalGeneration", "Llama4ForCausalLM"),
     references={
         "llama2": "llama-2-7b-chat-hf",

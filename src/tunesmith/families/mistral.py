@@ -147,6 +147,13 @@ FAMILY = Family(
     templates=(MISTRAL, MISTRAL_NEMO, MISTRAL_SMALL, MINISTRAL3),
     default_template="mistral",
     model_types=("mistral", "mixtral", "mistral3", "ministral", "ministral3"),
+    composite={
+        "mistral3": {
+            "vision_tower": ("model.vision_tower",),
+            "projector": ("model.multi_modal_projector",),
+            "language_model": ("model.language_model", "lm_head"),
+        },
+    },
     architectures=(
         "MistralForCausalLM",
         "MixtralForCausalLM",

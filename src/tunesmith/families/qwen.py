@@ -106,6 +106,15 @@ FAMILY = Family(
     templates=(QWEN2, QWEN2_VL, QWEN2_5, QWQ, QWEN3, QWEN3_NOTHINK),
     default_template="qwen3",
     model_types=("qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "qwen2_vl", "qwen2_5_vl"),
+    composite={
+        # transformers >= 4.52: the projector (merger) lives inside the vision tower module
+        model_type: {
+            "vision_tower": ("model.visual.patch_embed", "model.visual.blocks"),
+            "projector": ("model.visual.merger",),
+            "language_model": ("model.language_model", "lm_head"),
+        }
+        for model_type in ("qwen2_vl", "qwen2_5_vl")
+    },
     architectures=(
         "Qwen2ForCausalLM",
         "Qwen3ForCausalLM",

@@ -10,6 +10,7 @@ from typing import Any
 from torch import nn
 
 from tunesmith.config import FinetuneConfig, ModelConfig
+from tunesmith.model.composite import composite_lora_config
 from tunesmith.model.errors import ModelError
 from tunesmith.model.quantization import quantization_of
 
@@ -164,12 +165,17 @@ def apply_lora(
         logger.info("loaded adapter %s (%s)", resume, "training it further" if is_trainable else "unmerged")
     elif is_trainable:
         config = lora_config(model, finetune_cfg, modules_to_save=modules_to_save)
+        # vision-language models: the freeze_* options, and no adapters on same-named vision layers
+        all_linear = list(finetune_cfg.lora_target) in ([], ["all"])
+        config = composite_lora_config(model, config, model_cfg, all_linear=all_linear)
         model = get_peft_model(model, config)
         logger.info(
             "new LoRA adapter: rank %d, alpha %s, targets %s%s",
             config.r,
             config.lora_alpha,
-            ",".join(sorted(config.target_modules)),
+            config.target_modules
+            if isinstance(config.target_modules, str)
+            else ",".join(sorted(config.target_modules)),
             f", modules_to_save {','.join(config.modules_to_save)}" if config.modules_to_save else "",
         )
     return model

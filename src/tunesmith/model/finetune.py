@@ -9,6 +9,7 @@ from torch import nn
 
 from tunesmith.config import FinetuneConfig, ModelConfig
 from tunesmith.model.adapters import apply_lora, embedding_module_names
+from tunesmith.model.composite import apply_composite_freezing, composite_keys
 from tunesmith.model.errors import ModelError
 from tunesmith.model.freeze import apply_freeze
 
@@ -53,6 +54,8 @@ def apply_finetuning(
             param.requires_grad_(True)
     else:  # the config's Literal type prevents this; a programmatic FinetuneConfig could not
         raise ModelError(f"finetuning_type={kind!r}: use lora, freeze or full")
+    if is_trainable and kind in ("full", "freeze") and (keys := composite_keys(model)) is not None:
+        apply_composite_freezing(model, keys, model_cfg, kind=kind)  # freeze_vision_tower & co.
     if is_trainable:
         upcast_trainable(model)
     else:
