@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -89,8 +93,6 @@ def load_model(
     ``finetune_cfg`` (default: the config defaults) picks what trains; for inference its adapters are
     loaded and merged. ``gradient_checkpointing`` recomputes activations (non-reentrant).
     """
-    from transformers import AutoModelForCausalLM
-
     name = _model_name(model_cfg)
     source = resolve_source(name, model_cfg)
     device = default_device()
@@ -99,6 +101,8 @@ def load_model(
         if isinstance(dtype, torch.dtype)
         else resolve_dtype(dtype or model_cfg.infer_dtype, device=device)
     )
+    source = _dequantized_source(source, torch_dtype)
+    auto_class = _auto_class(source)
     check_attention(model_cfg.attn_implementation, device)
     quantization = bnb_config(model_cfg, torch_dtype)
     kwargs: dict[str, Any] = {**hub_kwargs(model_cfg), "dtype": torch_dtype}
@@ -113,7 +117,7 @@ def load_model(
         kwargs["device_map"] = placement
     kwargs.update(dict(model_cfg.model_init_kwargs))
     with hub_errors(source, model_cfg, what="model"):
-        model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
+        model = auto_class.from_pretrained(source, **kwargs)
     logger.info("loaded %s (%s, %s)", name, type(model).__name__, dtype_name(torch_dtype))
 
     resized = False
@@ -130,6 +134,35 @@ def load_model(
     return apply_finetuning(
         model, finetune_cfg or FinetuneConfig(), model_cfg, is_trainable=for_training, vocab_resized=resized
     )
+
+
+def _auto_class(source: str) -> Any:
+    """AutoModelForImageTextToText for composite (vision-language) checkpoints, else AutoModelForCausalLM."""
+    import transformers
+
+    from tunesmith.model.composite import model_auto_class
+
+    config = Path(source) / "config.json"
+    if not config.is_file():  # a hub id: transformers reads its config; text models are the common case
+        return transformers.AutoModelForCausalLM
+    return getattr(transformers, model_auto_class(json.loads(config.read_text(encoding="utf-8"))))
+
+
+def _dequantized_source(source: str, torch_dtype: torch.dtype) -> str:
+    """A fine-grained FP8 checkpoint is dequantized once (cached by path, mtime and dtype) and loaded
+    from the plain copy; any other source is returned unchanged."""
+    from tunesmith.model.fp8 import dequantize_checkpoint, fp8_checkpoint
+
+    path = Path(source)
+    if not path.is_dir() or fp8_checkpoint(path) is None:
+        return source
+    stamp = f"{path.resolve()}|{(path / 'config.json').stat().st_mtime_ns}|{torch_dtype}"
+    root = Path(os.environ.get("TUNESMITH_CACHE", Path.home() / ".cache" / "tunesmith"))
+    out = root / "dequantized" / hashlib.sha1(stamp.encode()).hexdigest()[:16]
+    if not (out / "config.json").is_file():
+        dequantize_checkpoint(path, out, dtype=torch_dtype)
+    logger.info("FP8 checkpoint %s dequantized to %s (%s)", path, out, dtype_name(torch_dtype))
+    return str(out)
 
 
 def prepare_for_training(model: nn.Module, *, gradient_checkpointing: bool) -> None:
