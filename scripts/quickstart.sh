@@ -10,7 +10,7 @@ mkdir -p saves/quickstart
 .venv/bin/python - <<'PY'
 from tunesmith.testing import build_tiny_model
 # a random Qwen3-architecture model, small enough for a CPU, large enough to memorise the demo
-path = build_tiny_model("qwen3", "saves/quickstart/base", hidden_size=256, num_layers=4, intermediate_size=512)
+path = build_tiny_model("qwen3", "saves/quickstart/base", hidden_size=512, num_layers=2, intermediate_size=1024)
 print(f"[1/4] tiny base model: {path}")
 PY
 echo "[2/4] LoRA fine-tuning on src/tunesmith/demo/demo_sft.json"

@@ -1,4 +1,4 @@
-"""``build_datasets``: config → tokenized ``datasets.Dataset`` objects for pt, sft or predict.
+"""``build_datasets``: config → tokenized ``datasets.Dataset`` objects for pt, sft, predict, rm, dpo or kto.
 
 Steps: load the typed examples (:func:`~tunesmith.data.load_conversations`), split off the
 evaluation set (``eval_dataset``, else ``val_size``), encode every example (optionally in
@@ -10,6 +10,12 @@ Columns: ``input_ids`` and ``labels``; with packing (always for pt with concaten
 ``position_ids`` and ``seq_lens``; for predict ``labels`` are the reference answer's ids and
 ``label_text`` its text. Packing always keeps examples apart (positions restart per example), so
 ``neat_packing`` only switches packing on.
+
+Preference stages are never packed. rm and dpo give one row per pair with the columns of
+:func:`~tunesmith.data.pairwise.pairwise_columns` (``chosen_input_ids``, ``chosen_labels``,
+``rejected_input_ids``, ``rejected_labels``); kto one row per example with those of
+:func:`~tunesmith.data.feedback.feedback_columns` (``input_ids``, ``labels``, ``prompt_len``,
+``kto_label``). Their stats count pairs (examples) as ``sequences`` and the tokens of both sides.
 """
 
 from __future__ import annotations
@@ -33,10 +39,19 @@ from tunesmith.data.encode import (
     encode_unsupervised,
     tokenize_document,
 )
-from tunesmith.data.examples import ConversationExample, Example, RecordRef, TextExample
+from tunesmith.data.examples import (
+    ConversationExample,
+    Example,
+    FeedbackExample,
+    PairExample,
+    RecordRef,
+    TextExample,
+)
+from tunesmith.data.feedback import EncodedFeedback, encode_feedback, feedback_columns
 from tunesmith.data.loader import load_conversations
 from tunesmith.data.mixing import split_train_eval
 from tunesmith.data.packing import chunk_documents, pack_supervised
+from tunesmith.data.pairwise import EncodedPair, encode_pairwise, pairwise_columns
 from tunesmith.data.report import BadRecord, BadRecordReport, DataError, Reason
 from tunesmith.templates.base import ChatTemplate, RenderOptions
 from tunesmith.templates.encode import IGNORE_INDEX, LabelOptions
@@ -50,11 +65,13 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["EncodeJob", "EncodeStats", "Stage", "TokenizedDatasets", "build_datasets", "encode_examples"]
 
-Stage = Literal["pt", "sft", "predict"]
-STAGES: tuple[str, ...] = ("pt", "sft", "predict")
+Stage = Literal["pt", "sft", "predict", "rm", "dpo", "kto"]
+PAIRWISE_STAGES: tuple[str, ...] = ("rm", "dpo")
+PREFERENCE_STAGES: tuple[str, ...] = (*PAIRWISE_STAGES, "kto")
+STAGES: tuple[str, ...] = ("pt", "sft", "predict", *PREFERENCE_STAGES)
 MAX_DROPPED_SHOWN = 20
 
-Encoded = SupervisedExample | PromptExample | list[int] | Dropped
+Encoded = SupervisedExample | PromptExample | EncodedPair | EncodedFeedback | list[int] | Dropped
 
 
 @dataclass(frozen=True)
@@ -114,6 +131,30 @@ def _encode_one(job: EncodeJob, example: Example) -> Encoded:
         if not isinstance(example, TextExample):
             raise DataError(f"stage pt needs text examples, got {type(example).__name__}")
         return tokenize_document(example.text, job.tokenizer)
+    if job.stage in PAIRWISE_STAGES:
+        if not isinstance(example, PairExample):
+            raise DataError(f"stage {job.stage} needs preference pairs, got {type(example).__name__}")
+        assert job.template is not None
+        return encode_pairwise(
+            example.chosen,
+            example.rejected,
+            job.template,
+            job.tokenizer,
+            cutoff_len=job.cutoff_len,
+            render_options=job.render_options,
+        )
+    if job.stage == "kto":
+        if not isinstance(example, FeedbackExample):
+            raise DataError(f"stage kto needs labelled (kto_tag) examples, got {type(example).__name__}")
+        assert job.template is not None
+        return encode_feedback(
+            example.conversation,
+            example.label,
+            job.template,
+            job.tokenizer,
+            cutoff_len=job.cutoff_len,
+            render_options=job.render_options,
+        )
     if not isinstance(example, ConversationExample):
         raise DataError(f"stage {job.stage} needs conversations, got {type(example).__name__}")
     assert job.template is not None
@@ -167,7 +208,15 @@ def _rows(
             kept.append(item)
     columns: dict[str, list[Any]]
     truncated = sum(1 for k in kept if getattr(k, "truncated", False))
-    if stage == "predict":
+    if stage in PAIRWISE_STAGES:
+        columns = pairwise_columns(kept)
+        sides = [*columns["chosen_labels"], *columns["rejected_labels"]]
+        trainable = sum(1 for row in sides for x in row if x != IGNORE_INDEX)
+        lengths = [len(r) for r in (*columns["chosen_input_ids"], *columns["rejected_input_ids"])]
+    elif stage == "kto":
+        columns = feedback_columns(kept)
+        trainable = sum(1 for row in columns["labels"] for x in row if x != IGNORE_INDEX)
+    elif stage == "predict":
         columns = {
             "input_ids": [k.input_ids for k in kept],
             "labels": [k.label_ids for k in kept],
@@ -192,13 +241,15 @@ def _rows(
         else:
             columns = {"input_ids": [k.input_ids for k in kept], "labels": [k.labels for k in kept]}
         trainable = sum(1 for row in columns["labels"] for x in row if x != IGNORE_INDEX)
+    if stage not in PAIRWISE_STAGES:
+        lengths = [len(r) for r in columns["input_ids"]]
     stats = EncodeStats(
         examples_in=len(encoded),
         examples_out=len(kept),
-        sequences=len(columns["input_ids"]),
+        sequences=len(kept) if stage in PREFERENCE_STAGES else len(columns["input_ids"]),
         truncated=truncated,
         dropped=dict(dropped.most_common()),
-        total_tokens=sum(len(r) for r in columns["input_ids"]),
+        total_tokens=sum(lengths),
         trainable_tokens=trainable,
         dropped_examples=tuple(shown),
     )
@@ -214,6 +265,12 @@ def _to_dataset(columns: Mapping[str, list[Any]]) -> Dataset:
         "position_ids": Sequence(Value("int32")),
         "seq_lens": Sequence(Value("int32")),
         "label_text": Value("string"),
+        "chosen_input_ids": Sequence(Value("int32")),
+        "chosen_labels": Sequence(Value("int32")),
+        "rejected_input_ids": Sequence(Value("int32")),
+        "rejected_labels": Sequence(Value("int32")),
+        "prompt_len": Value("int32"),
+        "kto_label": Value("bool"),
     }
     return Dataset.from_dict(dict(columns), features=Features({k: types[k] for k in columns}))
 
@@ -223,7 +280,8 @@ def load_arguments(cfg: RunConfig, stage: Stage) -> dict[str, Any]:
     d = cfg.data
     return {
         "dataset_dir": d.dataset_dir,
-        "stage": "pt" if stage == "pt" else "sft",
+        # the loader's stage picks the example kind: text, conversation, pair or feedback
+        "stage": stage if stage in ("pt", *PREFERENCE_STAGES) else "sft",
         "max_samples": d.max_samples,
         "on_bad_record": d.on_bad_record,
         "seed": cfg.train.seed,
@@ -286,6 +344,13 @@ def _stats_from_dict(data: Mapping[str, Any]) -> EncodeStats:
 def _uses_packing(cfg: RunConfig, stage: Stage) -> bool:
     if stage == "predict":
         return False
+    if stage in PREFERENCE_STAGES:
+        if cfg.data.packing or cfg.data.neat_packing:
+            raise DataError(
+                f"packing: stage {stage} compares whole sequences (pairs or examples with their KL "
+                "partners) and cannot pack them; set packing: false and neat_packing: false"
+            )
+        return False
     if cfg.data.packing is None:
         return stage == "pt" or cfg.data.neat_packing
     return bool(cfg.data.packing or cfg.data.neat_packing)
@@ -311,7 +376,7 @@ def _encode_split(
             sum(stats.dropped.values()),
             ", ".join(f"{r}: {n}" for r, n in stats.dropped.items()),
         )
-    if not columns["input_ids"]:
+    if not stats.sequences:
         raise DataError(f"{split}: every one of the {len(examples)} examples was dropped ({stats.summary()})")
     return _to_dataset(columns), stats
 
@@ -340,7 +405,7 @@ def _compute(
 def build_datasets(
     cfg: RunConfig, tokenizer: Any, template: ChatTemplate | None, *, stage: Stage
 ) -> TokenizedDatasets:
-    """Tokenized train/eval datasets for ``stage`` (pt, sft or predict), cached on disk.
+    """Tokenized train/eval datasets for ``stage`` (pt, sft, predict, rm, dpo or kto), cached on disk.
 
     ``template`` and ``tokenizer`` must be those used later for chat/predict (pt needs no template).
     ``tokenized_path`` (when set) is loaded if it exists, else written; otherwise the automatic

@@ -33,7 +33,7 @@ from transformers import Trainer
 from tunesmith.train.objectives import cpo_loss, dpo_loss, orpo_loss, sequence_logps, simpo_loss
 from tunesmith.train.objectives.output import PairLoss
 
-__all__ = ["PREFERENCE_LOSSES", "PreferenceConfig", "PreferenceTrainer", "PreferenceLoss"]
+__all__ = ["PREFERENCE_LOSSES", "GlobalItemCount", "PreferenceConfig", "PreferenceTrainer", "PreferenceLoss"]
 
 PreferenceLoss = Literal["sigmoid", "ipo", "hinge", "robust", "simpo", "orpo", "cpo"]
 PREFERENCE_LOSSES: tuple[str, ...] = ("sigmoid", "ipo", "hinge", "robust", "simpo", "orpo", "cpo")
@@ -73,7 +73,24 @@ def _is_peft(model: Any) -> bool:
     return callable(getattr(model, "disable_adapter", None)) and hasattr(model, "peft_config")
 
 
-class PreferenceTrainer(Trainer):
+class GlobalItemCount:
+    """Trainer mixin: ``num_items_in_batch`` is the number of ITEMS (pairs: ``rows_per_item`` = 2;
+    KTO examples: 1) in all micro-batches of the optimizer step on all processes, so that
+    ``compute_loss`` can sum per-item losses and divide by it."""
+
+    rows_per_item: int = 2
+
+    def get_batch_samples(self, epoch_iterator: Any, num_batches: int, device: Any) -> tuple[list, Any]:
+        batch_samples, _ = super().get_batch_samples(epoch_iterator, num_batches, device)  # type: ignore[misc]
+        items = torch.tensor(
+            sum(int(b["input_ids"].shape[0]) // self.rows_per_item for b in batch_samples), device=device
+        )
+        if self.args.world_size > 1:  # type: ignore[attr-defined]
+            items = self.accelerator.gather(items).sum()  # type: ignore[attr-defined]
+        return batch_samples, items
+
+
+class PreferenceTrainer(GlobalItemCount, Trainer):
     """transformers' Trainer with a pairwise preference loss (module docstring).
 
     Logs, averaged over the logging interval: ``rewards/chosen``, ``rewards/rejected``,
@@ -106,16 +123,6 @@ class PreferenceTrainer(Trainer):
             "train": defaultdict(list),
             "eval": defaultdict(list),
         }
-
-    # ------------------------------------------------------------------ batching and reduction
-
-    def get_batch_samples(self, epoch_iterator: Any, num_batches: int, device: Any) -> tuple[list, Any]:
-        """The micro-batches of one optimizer step and the number of PAIRS in them (all processes)."""
-        batch_samples, _ = super().get_batch_samples(epoch_iterator, num_batches, device)
-        pairs = torch.tensor(sum(int(b["input_ids"].shape[0]) // 2 for b in batch_samples), device=device)
-        if self.args.world_size > 1:
-            pairs = self.accelerator.gather(pairs).sum()
-        return batch_samples, pairs
 
     # ---------------------------------------------------------------------------- the loss
 

@@ -12,7 +12,9 @@ class OutputDirError(ValueError):
     pass
 
 
-def resume_checkpoint(output_dir: str, resume_from_checkpoint: str | None, overwrite_output_dir: bool) -> str | None:
+def resume_checkpoint(
+    output_dir: str, resume_from_checkpoint: str | None, overwrite_output_dir: bool
+) -> str | None:
     """The checkpoint to resume from (None: start from scratch).
 
     * ``resume_from_checkpoint`` given → that one (must exist);
@@ -30,7 +32,10 @@ def resume_checkpoint(output_dir: str, resume_from_checkpoint: str | None, overw
 
     last = get_last_checkpoint(str(out))
     if last is not None:
-        logger.info("resuming from the last checkpoint in output_dir: %s (overwrite_output_dir: true to restart)", last)
+        logger.info(
+            "resuming from the last checkpoint in output_dir: %s (overwrite_output_dir: true to restart)",
+            last,
+        )
         return last
     if any(out.iterdir()):
         raise OutputDirError(

@@ -27,7 +27,9 @@ class TunesmithTrainer(Seq2SeqTrainer):
             if labels is not None:
                 # the first position is never predicted (labels shift by one inside the loss)
                 self.trained_tokens += int((labels[..., 1:] != IGNORE_INDEX).sum())
-        return super().compute_loss(model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
+        return super().compute_loss(
+            model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch
+        )
 
     def train_seconds(self) -> float:
         return 0.0 if self._started is None else time.perf_counter() - self._started

@@ -1,4 +1,7 @@
-"""The pt / sft workflow: config → tokenizer + template → datasets → model → Trainer → artefacts.
+"""The training workflow: config → tokenizer + template → datasets → model → Trainer → artefacts.
+
+Stages pt and sft train a causal LM with :class:`~tunesmith.train.trainer.TunesmithTrainer`; rm,
+dpo and kto build their model, reference and Trainer in :mod:`tunesmith.train.stages`.
 
 output_dir ends up holding, in transformers' conventions: the adapter (LoRA) or the full model, the
 tokenizer with the chat template used in training as ``chat_template``, ``trainer_state.json`` (with
@@ -79,6 +82,26 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _bad_records(report: Any) -> dict[str, Any]:
+    """The skipped records for the run summary: counts by reason and the first ones with their
+    dataset, file, row (and line) and reason, so a user can find and fix each of them."""
+    return {
+        "total": report.total,
+        "by_reason": report.by_reason(),
+        "records": [
+            {
+                "dataset": bad.dataset,
+                "file": bad.file,
+                "row": bad.row,
+                "line": bad.line,
+                "reason": bad.reason.value,
+                "detail": bad.detail,
+            }
+            for bad in report.examples
+        ],
+    }
+
+
 def _peak_memory_mb() -> float:
     import resource
 
@@ -90,7 +113,7 @@ def _peak_memory_mb() -> float:
 
 
 def run_train(cfg: RunConfig) -> TrainResult:
-    """Run stage pt or sft as the config says."""
+    """Run stage pt, sft, rm, dpo or kto as the config says."""
     import yaml
 
     from tunesmith.data.collator import SupervisedCollator
@@ -100,59 +123,87 @@ def run_train(cfg: RunConfig) -> TrainResult:
     from tunesmith.model import load_model, load_tokenizer
     from tunesmith.train.plot import plot_loss
     from tunesmith.train.resume import resume_checkpoint
+    from tunesmith.train.stages import PREFERENCE_STAGES, build_preference_trainer
     from tunesmith.train.trainer import TunesmithTrainer
 
     stage = cfg.finetune.stage if hasattr(cfg.finetune, "stage") else cfg.get("stage")
-    if stage not in ("pt", "sft"):
-        raise ValueError(f"stage: {stage!r} is not available yet in this version; use pt or sft")
+    if stage not in ("pt", "sft", *PREFERENCE_STAGES):
+        raise ValueError(
+            f"stage: {stage!r} is not available yet in this version; use pt, sft, {', '.join(PREFERENCE_STAGES)}"
+        )
     args = training_arguments(cfg)
-    resume = resume_checkpoint(args.output_dir, cfg.train.resume_from_checkpoint, cfg.train.overwrite_output_dir)
+    resume = resume_checkpoint(
+        args.output_dir, cfg.train.resume_from_checkpoint, cfg.train.overwrite_output_dir
+    )
 
+    # seed before the model loads: LoRA's A matrices (and any newly initialised rows) draw from the
+    # global RNG there, long before the Trainer seeds it; without this, same seed ≠ same run
+    from transformers import set_seed
+
+    set_seed(args.seed)
     tokenizer = load_tokenizer(cfg.model)
     choice = choose_template(
-        build_catalog(cfg.misc.plugins), tokenizer, name=cfg.template.template, model_dir=cfg.model.model_name_or_path
+        build_catalog(cfg.misc.plugins),
+        tokenizer,
+        name=cfg.template.template,
+        model_dir=cfg.model.model_name_or_path,
     )
     logger.info("template: %s (%s)", choice.name, choice.reason)
     data = build_datasets(cfg, tokenizer, choice.template, stage=stage)
     if data.report.total:
         logger.warning("skipped records:\n%s", data.report.summary())
-    model = load_model(
-        cfg.model,
-        tokenizer,
-        finetune_cfg=cfg.finetune,
-        for_training=True,
-        gradient_checkpointing=cfg.train.gradient_checkpointing,
-    )
-
-    collator = SupervisedCollator(tokenizer)
-    trainer = TunesmithTrainer(
-        model=model,
-        args=args,
-        train_dataset=data.train,
-        eval_dataset=data.eval,
-        data_collator=collator,
-        processing_class=tokenizer,
-    )
+    stage_summary: dict[str, Any] = {}
+    if stage in PREFERENCE_STAGES:
+        built = build_preference_trainer(cfg, stage, args, tokenizer, data)
+        trainer, stage_summary = built.trainer, built.summary
+    else:
+        model = load_model(
+            cfg.model,
+            tokenizer,
+            finetune_cfg=cfg.finetune,
+            for_training=True,
+            gradient_checkpointing=cfg.train.gradient_checkpointing,
+        )
+        collator = SupervisedCollator(tokenizer)
+        trainer = TunesmithTrainer(
+            model=model,
+            args=args,
+            train_dataset=data.train,
+            eval_dataset=data.eval,
+            data_collator=collator,
+            processing_class=tokenizer,
+        )
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "tunesmith_config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False, allow_unicode=True))
-    summary: dict[str, Any] = {"stage": stage, "template": choice.name, "template_reason": choice.reason}
+    (out / "tunesmith_config.yaml").write_text(
+        yaml.safe_dump(cfg.to_dict(), sort_keys=False, allow_unicode=True)
+    )
+    summary: dict[str, Any] = {
+        "stage": stage,
+        "template": choice.name,
+        "template_reason": choice.reason,
+        **stage_summary,
+    }
     if cfg.train.do_train:
         result = trainer.train(resume_from_checkpoint=resume)
         trainer.save_model()
         trainer.save_state()
         save_tokenizer_with_template(tokenizer, choice.template, out)
-        seconds = trainer.train_seconds()
-        summary.update(
-            {
-                "train_loss": result.training_loss,
-                "global_step": result.global_step,
-                "trained_tokens": trainer.trained_tokens,
-                "train_seconds": round(seconds, 3),
-                "train_tokens_per_second": round(trainer.trained_tokens / seconds, 2) if seconds else None,
-                "resumed_from": resume,
-            }
-        )
+        summary.update({"train_loss": result.training_loss, "global_step": result.global_step})
+        if isinstance(trainer, TunesmithTrainer):
+            seconds = trainer.train_seconds()
+            summary.update(
+                {
+                    "trained_tokens": trainer.trained_tokens,
+                    "train_seconds": round(seconds, 3),
+                    "train_tokens_per_second": round(trainer.trained_tokens / seconds, 2)
+                    if seconds
+                    else None,
+                }
+            )
+        else:
+            summary["train_seconds"] = result.metrics.get("train_runtime")
+        summary["resumed_from"] = resume
         trainer.log_metrics("train", result.metrics)
         trainer.save_metrics("train", result.metrics)
         if cfg.train.plot_loss:
@@ -166,7 +217,7 @@ def run_train(cfg: RunConfig) -> TrainResult:
         {
             "peak_memory_mb": round(_peak_memory_mb(), 1),
             "data": {split: _plain(stats) for split, stats in data.stats.items()},
-            "bad_records": data.report.by_reason() if data.report.total else {},
+            "bad_records": _bad_records(data.report),
         }
     )
     (out / "run_summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False, default=str))
