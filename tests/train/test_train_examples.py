@@ -22,6 +22,13 @@ VERBS = {
     "export.yaml": "export",
     "chat.yaml": "chat",
     "llama3_lora_sft.yaml": "train",
+    "rm_lora.yaml": "train",
+    "dpo_lora.yaml": "train",
+    "kto_lora.yaml": "train",
+    "orpo_lora.yaml": "train",
+    "simpo_lora.yaml": "train",
+    "grpo_lora.yaml": "train",
+    "ppo_lora.yaml": "train",
 }
 
 

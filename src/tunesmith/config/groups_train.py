@@ -97,7 +97,43 @@ class RLHFConfig:
     grpo_num_generations: int = 8
     """GRPO: completions sampled per prompt."""
     grpo_reward_funcs: tuple[str, ...] = ()
-    """GRPO: reward functions (registered names or plugin functions), comma-separated."""
+    """GRPO/PPO: reward functions (builtins such as exact_match, contains, regex_match:RE, format,
+    length; or `module.path:function` / `file.py:function`), comma-separated."""
+    grpo_reward_weights: tuple[float, ...] = ()
+    """GRPO/PPO: weight of each reward function in the summed reward (empty: all 1)."""
+    grpo_beta: float = 0.04
+    """GRPO: weight of the per-token KL penalty to the reference model (0: no reference model)."""
+    grpo_epsilon: float = 0.2
+    """GRPO: lower clipping range of the probability ratio (1 - epsilon)."""
+    grpo_epsilon_high: float | None = None
+    """GRPO: upper clipping range (1 + epsilon_high; None: grpo_epsilon, DAPO uses 0.28)."""
+    grpo_iterations: int = 1
+    """GRPO: optimisation passes over each batch of sampled completions (mu of the paper)."""
+    grpo_loss_type: Literal["grpo", "bnpo", "dr_grpo"] = "grpo"
+    """GRPO: how per-token losses are averaged: per sequence then batch (grpo), over all tokens
+    (bnpo), or over batch x max_completion_length (dr_grpo)."""
+    grpo_scale_rewards: bool = True
+    """GRPO: divide group-centred rewards by the group's standard deviation (False: Dr. GRPO)."""
+    max_completion_length: int = 128
+    """GRPO/PPO: most tokens sampled per completion."""
+    rl_temperature: float = 1.0
+    """GRPO/PPO: sampling temperature of the rollouts."""
+    use_vllm: bool = False
+    """GRPO/PPO: generate rollouts with vLLM (needs tunesmith[vllm] and a CUDA GPU)."""
+    ppo_kl_coef: float = 0.2
+    """PPO: initial coefficient of the KL penalty to the reference model in the reward."""
+    ppo_adaptive_kl: bool = True
+    """PPO: adapt the KL coefficient towards ppo_target (Ziegler et al. 2019)."""
+    ppo_cliprange: float = 0.2
+    """PPO: clipping range of the policy probability ratio."""
+    ppo_cliprange_value: float = 0.2
+    """PPO: clipping range of the value function around the rollout values."""
+    ppo_vf_coef: float = 0.1
+    """PPO: weight of the value loss."""
+    ppo_gamma: float = 1.0
+    """PPO: discount factor of GAE."""
+    ppo_lam: float = 0.95
+    """PPO: lambda of GAE (bias/variance trade-off of the advantages)."""
 
 
 @dataclass(frozen=True)

@@ -115,8 +115,8 @@ def _check_finetune(p: _Problems, cfg: RunConfig) -> None:
     p.value("ppo_epochs", r.ppo_epochs >= 1, "must be >= 1")
     p.value("grpo_num_generations", r.grpo_num_generations >= 2, "must be >= 2 (advantages compare a group)")
     p.combo(
-        not (f.stage == "ppo" and cfg.train.do_train and r.reward_model is None),
-        "stage ppo needs reward_model",
+        not (f.stage == "ppo" and cfg.train.do_train and r.reward_model is None and not r.grpo_reward_funcs),
+        "stage ppo needs reward_model or grpo_reward_funcs",
         "stage",
         "reward_model",
     )

@@ -127,6 +127,10 @@ def run_train(cfg: RunConfig) -> TrainResult:
     from tunesmith.train.trainer import TunesmithTrainer
 
     stage = cfg.finetune.stage if hasattr(cfg.finetune, "stage") else cfg.get("stage")
+    if stage in ("grpo", "ppo"):
+        from tunesmith.train.rl_workflow import run_rl
+
+        return run_rl(cfg)
     if stage not in ("pt", "sft", *PREFERENCE_STAGES):
         raise ValueError(
             f"stage: {stage!r} is not available yet in this version; use pt, sft, {', '.join(PREFERENCE_STAGES)}"
