@@ -43,7 +43,9 @@ def main() -> None:
     parser.add_argument("--shared", default=str(REPO.parent / "shared"))
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--template", default="qwen2_5", help="registered declarative template")
-    parser.add_argument("--reference", default="qwen2_5-7b-instruct", help="its official template (corpus stem)")
+    parser.add_argument(
+        "--reference", default="qwen2_5-7b-instruct", help="its official template (corpus stem)"
+    )
     args = parser.parse_args()
 
     from tunesmith.data import load_conversations

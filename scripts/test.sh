@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/tunesmith ] || bash scripts/install.sh
 .venv/bin/ruff check src tests bench
+.venv/bin/ruff format --check src tests bench
 .venv/bin/python -m pytest -q -m "not slow and not gpu" "$@"
 set +e
 .venv/bin/python -m pytest -q -m "slow and not gpu" "$@"

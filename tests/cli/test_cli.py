@@ -126,7 +126,9 @@ def test_render_generation_prompt_and_thinking_switch(qwen3_dir: Path, tmp_path:
 def test_render_refused_by_official_template_fails_clearly(gemma_dir: Path, tmp_path: Path) -> None:
     conv = tmp_path / "c.json"
     conv.write_text(json.dumps([{"role": "user", "content": "a"}, {"role": "user", "content": "b"}]))
-    proc = _cli("template", "render", "--model", str(gemma_dir), "--messages", str(conv), "--template", "jinja")
+    proc = _cli(
+        "template", "render", "--model", str(gemma_dir), "--messages", str(conv), "--template", "jinja"
+    )
     assert proc.returncode != 0
     assert "alternate" in proc.stderr.lower()
 
@@ -156,7 +158,7 @@ def test_check_fails_with_first_difference(qwen3_dir: Path) -> None:
 
 
 PLUGIN = textwrap.dedent(
-    '''
+    """
     from tunesmith.families import DeclarativeTemplate, Family, ModelGroup
 
     ACME = DeclarativeTemplate(
@@ -173,7 +175,7 @@ PLUGIN = textwrap.dedent(
             Family(name="acme", templates=(ACME,), model_types=("acme",),
                    groups=(ModelGroup("Acme-1B-Chat", "acme/Acme-1B-Chat"),))
         )
-    '''
+    """
 )
 
 
@@ -197,7 +199,15 @@ def test_plugin_family_is_used_by_list_render_and_check(tmp_path: Path, conv_fil
     listed = _cli("template", "list", "--plugins", str(plugin))
     assert "acme_chat" in listed.stdout and f"plugin:{plugin}" in listed.stdout
     rendered = _cli(
-        "template", "render", "--model", str(model), "--messages", str(conv_file), "--plugins", str(plugin), "--json"
+        "template",
+        "render",
+        "--model",
+        str(model),
+        "--messages",
+        str(conv_file),
+        "--plugins",
+        str(plugin),
+        "--json",
     )
     assert rendered.returncode == 0, rendered.stderr
     assert json.loads(rendered.stdout)["text"].startswith("<s><<U>>How are you<</U>>\n<<A>>I am fine!</s>\n")
@@ -217,7 +227,9 @@ def test_derive_unregistered_template_then_check(tmp_path: Path) -> None:
     proc = _cli("template", "derive", "--model", str(model), "--out", str(out), "--name", "aya_like")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "14 battery shapes reproduced" in proc.stdout
-    checked = _cli("template", "check", "--model", str(model), "--template", "aya_like", "--plugins", str(out))
+    checked = _cli(
+        "template", "check", "--model", str(model), "--template", "aya_like", "--plugins", str(out)
+    )
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 

@@ -87,7 +87,10 @@ def derive_declarative(own: JinjaTemplate, name: str, tokens: dict[str, str]) ->
             common = 0
             while common < min(len(sys_block), len(head)) and sys_block[common] == head[common]:
                 common += 1
-            candidates = [bos if bos and sys_block.startswith(bos) and head.startswith(bos) else "", head[:common]]
+            candidates = [
+                bos if bos and sys_block.startswith(bos) and head.startswith(bos) else "",
+                head[:common],
+            ]
             for candidate in candidates:
                 before, _, after = sys_block[len(candidate) :].partition(S1)
                 rest = head[len(candidate) :]
