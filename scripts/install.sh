@@ -11,4 +11,6 @@ fi
 if ! command -v nvidia-smi >/dev/null 2>&1; then
   .venv/bin/python -m pip install -q "torch==2.13.0"
 fi
-.venv/bin/python -m pip install -q -e ".[dev,serve]"
+.venv/bin/python -m pip install -q -e ".[dev,serve,webui]"
+# Headless Chromium for the web chat's browser test (Debian's build; playwright drives it, never downloads one).
+if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ] && ! command -v chromium >/dev/null; then (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null) || true; fi

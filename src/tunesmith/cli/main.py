@@ -15,7 +15,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "chat": ("tunesmith.cli.chat", "chat with a model in the terminal"),
     "predict": ("tunesmith.cli.predict", "batch generation over a dataset"),
     "serve": ("tunesmith.cli.serve", "OpenAI-compatible API server"),
-    "webchat": ("tunesmith.cli.pending", "web chat page"),
+    "webchat": ("tunesmith.cli.webchat", "web chat page"),
     "export": ("tunesmith.cli.export", "merge adapters and save a model with its chat template"),
     "adapt": ("tunesmith.cli.adapt", "adapt a new model: inspect, check, write a plugin file"),
     "webui": ("tunesmith.cli.pending", "training / evaluation / chat / export board"),

@@ -6,15 +6,7 @@ import sys
 from collections.abc import Sequence
 
 TRACKED = {
-    "train": "the fine-tuning spine (issue 3)",
-    "chat": "the fine-tuning spine (issue 3)",
-    "predict": "the fine-tuning spine (issue 3)",
-    "export": "the fine-tuning spine (issue 3)",
-    "data": "the fine-tuning spine (issue 3)",
-    "serve": "serving (issue 5)",
-    "webchat": "serving (issue 5)",
-    "webui": "serving (issue 5)",
-    "adapt": "model adaptation (issue 6)",
+    "webui": "the web UI board (a later issue)",
 }
 
 
