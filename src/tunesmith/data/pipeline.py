@@ -187,6 +187,8 @@ def encode_examples(
     (chunks of ``chunk_size``; results in input order, identical to the sequential ones)."""
     if not num_workers or num_workers <= 1 or len(examples) <= chunk_size:
         return _encode_chunk(job, examples)
+    # every worker gets a share: chunks of at most chunk_size, as even as possible
+    chunk_size = min(chunk_size, -(-len(examples) // num_workers))
     chunks = [examples[i : i + chunk_size] for i in range(0, len(examples), chunk_size)]
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=min(num_workers, len(chunks)), mp_context=context) as pool:
