@@ -3,23 +3,10 @@
 from __future__ import annotations
 
 import pprint
-from dataclasses import fields
 
 from tunesmith.model.composite import CompositeKeys
 from tunesmith.templates.declarative import DeclarativeTemplate
-
-
-def _template_source(template: DeclarativeTemplate, family: str) -> str:
-    defaults = {f.name: f.default for f in fields(DeclarativeTemplate)}
-    lines = []
-    for f in fields(DeclarativeTemplate):
-        value = getattr(template, f.name)
-        if f.name in ("tokens", "metadata") or (f.name != "name" and value == defaults.get(f.name)):
-            continue
-        if f.name == "family":
-            value = family
-        lines.append(f"    {f.name}={pprint.pformat(value, width=100)},")
-    return "TEMPLATE = DeclarativeTemplate(\n" + "\n".join(lines) + "\n)\n\n"
+from tunesmith.templates.derive import template_source
 
 
 def adapt_plugin_source(
@@ -47,7 +34,7 @@ def adapt_plugin_source(
                 + "\n".join(f"#   - {shape}: {why[:150]}" for shape, why in unsupported)
                 + "\n"
             )
-        body += _template_source(derived, family)
+        body += template_source(derived, family)
     args = [f"    name={family!r},"]
     if derived is not None:
         args.append("    templates=(TEMPLATE,),")

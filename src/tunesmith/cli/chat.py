@@ -6,10 +6,11 @@ end of input) quits. With ``--query TEXT`` one turn is answered and the command 
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+from tunesmith.cli.common import load_run_config
 
 if TYPE_CHECKING:
     from tunesmith.infer.session import ChatSession
@@ -79,19 +80,16 @@ def loop(session: ChatSession, stdin: TextIO, out: TextIO, err: TextIO | None = 
 
 
 def run(argv: Sequence[str], *, verb: str = "chat") -> int:
-    from tunesmith.config import ConfigError, format_help, load_config
+    from tunesmith.config import load_config
 
-    if any(a in ("-h", "--help") for a in argv):
-        print(format_help(verb))
-        print(QUERY_HELP)
-        return 0
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        query, rest = split_query(argv)
-        cfg = load_config(rest, verb=verb)
-    except (ConfigError, ValueError) as exc:
-        print(f"tunesmith {verb}: {exc}", file=sys.stderr)
-        return 2
+    def load(args: list[str]) -> tuple[str | None, Any]:
+        query, rest = split_query(args)
+        return query, load_config(rest, verb=verb)
+
+    loaded = load_run_config(argv, verb, errors=(ValueError,), more_help=QUERY_HELP, load=load)
+    if isinstance(loaded, int):
+        return loaded
+    query, cfg = loaded
     from tunesmith.infer.build import build_engine, user_errors
     from tunesmith.infer.sampling import SamplingParams
     from tunesmith.infer.session import ChatSession

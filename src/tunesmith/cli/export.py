@@ -6,6 +6,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from tunesmith.cli.common import load_run_config
+
 
 def _setup_logging() -> None:
     from rich.logging import RichHandler
@@ -14,17 +16,9 @@ def _setup_logging() -> None:
 
 
 def run(argv: Sequence[str], *, verb: str = "export") -> int:
-    from tunesmith.config import ConfigError, format_help, load_config
-
-    args = list(argv)
-    if any(a in ("-h", "--help") for a in args):
-        print(format_help(verb))
-        return 0
-    try:
-        cfg = load_config(args, verb=verb)
-    except ConfigError as exc:
-        print(f"tunesmith {verb}: {exc}", file=sys.stderr)
-        return 2
+    cfg = load_run_config(argv, verb, setup_logging=False)
+    if isinstance(cfg, int):
+        return cfg
     _setup_logging()
     from tunesmith.model import ModelError, export_model
     from tunesmith.registry import RegistryError

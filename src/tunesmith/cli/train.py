@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Sequence
 
+from tunesmith.cli.common import load_run_config
+
 
 def run(argv: Sequence[str], *, verb: str = "train") -> int:
-    from tunesmith.config import ConfigError, format_help, load_config
-
-    if any(a in ("-h", "--help") for a in argv):
-        print(format_help(verb))
-        return 0
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        cfg = load_config(list(argv), verb=verb)
-    except ConfigError as exc:
-        print(f"tunesmith train: {exc}", file=sys.stderr)
-        return 2
+    cfg = load_run_config(argv, verb)
+    if isinstance(cfg, int):
+        return cfg
     from tunesmith.train.workflow import run_train
 
     try:

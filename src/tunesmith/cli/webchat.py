@@ -11,19 +11,13 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from tunesmith.cli.common import load_run_config
+
 
 def run(argv: Sequence[str], *, verb: str = "webchat") -> int:
-    from tunesmith.config import ConfigError, format_help, load_config
-
-    if any(a in ("-h", "--help") for a in argv):
-        print(format_help(verb))
-        return 0
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        cfg = load_config(argv, verb=verb)
-    except (ConfigError, ValueError) as exc:
-        print(f"tunesmith {verb}: {exc}", file=sys.stderr)
-        return 2
+    cfg = load_run_config(argv, verb, errors=(ValueError,))
+    if isinstance(cfg, int):
+        return cfg
     from tunesmith.webchat import require_gradio
 
     try:

@@ -124,7 +124,8 @@ class TransformersEngine:
         """Format tool calls are read with (the template's unless overridden)."""
         self.render_options = render_options
         self._lock = threading.Lock()
-        self._pad_id = _pad_id(tokenizer, model)
+        self.pad_id = _pad_id(tokenizer, model)
+        """Token id prompts are padded with: the tokenizer's pad token, else the generation config's, else EOS."""
 
     # -- prompts -------------------------------------------------------------------------------
     def render(self, conversation: Conversation) -> Prompt:
@@ -166,7 +167,7 @@ class TransformersEngine:
 
         kwargs = params.generate_kwargs()
         kwargs["eos_token_id"] = list(plan.eos_ids)
-        kwargs["pad_token_id"] = self._pad_id
+        kwargs["pad_token_id"] = self.pad_id
         criteria = list(extra_criteria)
         if plan.generate_strings:
             criteria.append(
@@ -222,7 +223,7 @@ class TransformersEngine:
                 torch.manual_seed(params.seed)
             out = self.model.generate(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
         new = out[:, input_ids.shape[1] :].tolist()
-        return [_strip_after_stop(row, plan.eos_ids, self._pad_id) for row in new]
+        return [_strip_after_stop(row, plan.eos_ids, self.pad_id) for row in new]
 
     def _finish(
         self,
@@ -262,7 +263,7 @@ class TransformersEngine:
         width = max(len(p) for p in prompts)
         if width == 0:
             raise ValueError("cannot generate from an empty prompt")
-        ids = torch.full((len(prompts), width), self._pad_id, dtype=torch.long)
+        ids = torch.full((len(prompts), width), self.pad_id, dtype=torch.long)
         mask = torch.zeros((len(prompts), width), dtype=torch.long)
         for row, prompt in enumerate(prompts):
             if prompt:

@@ -163,10 +163,9 @@ def derive(own: JinjaTemplate, tokenizer: Any, name: str) -> Derivation:
     return Derivation(template, passed, failed)
 
 
-def plugin_source(
-    template: DeclarativeTemplate, *, family: str, unsupported: tuple[tuple[str, str], ...] = ()
-) -> str:
-    """A plugin file registering ``template`` in a family of its own (same shape as built-in families)."""
+def template_source(template: DeclarativeTemplate, family: str) -> str:
+    """``TEMPLATE = DeclarativeTemplate(...)`` for a plugin file: the fields that differ from the defaults
+    (always ``name``; never ``tokens`` or ``metadata``), ``family`` set to ``family``."""
     defaults = {f.name: f.default for f in fields(DeclarativeTemplate)}
     kwargs = []
     for f in fields(DeclarativeTemplate):
@@ -176,6 +175,13 @@ def plugin_source(
         if f.name == "family":
             value = family
         kwargs.append(f"    {f.name}={pprint.pformat(value, width=100)},")
+    return "TEMPLATE = DeclarativeTemplate(\n" + "\n".join(kwargs) + "\n)\n\n"
+
+
+def plugin_source(
+    template: DeclarativeTemplate, *, family: str, unsupported: tuple[tuple[str, str], ...] = ()
+) -> str:
+    """A plugin file registering ``template`` in a family of its own (same shape as built-in families)."""
     note = ""
     if unsupported:
         lines = "\n".join(f"#   - {shape}: {why[:150]}" for shape, why in unsupported)
@@ -187,7 +193,7 @@ def plugin_source(
         f'"""Plugin written by `tunesmith template derive`: family {family!r}, template {template.name!r}."""\n\n'
         "from tunesmith.families import DeclarativeTemplate, Family\n\n"
         f"{note}"
-        "TEMPLATE = DeclarativeTemplate(\n" + "\n".join(kwargs) + "\n)\n\n"
+        f"{template_source(template, family)}"
         f"FAMILY = Family(name={family!r}, templates=(TEMPLATE,), default_template={template.name!r})\n\n\n"
         "def register(catalog):\n"
         "    catalog.add_family(FAMILY)\n"

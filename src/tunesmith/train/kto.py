@@ -25,6 +25,7 @@ from typing import Any
 import torch
 from transformers import Trainer
 
+from tunesmith.train.metrics_log import StoredMetrics
 from tunesmith.train.objectives import kto_kl_estimate, kto_loss, sequence_logps
 from tunesmith.train.preference import GlobalItemCount, _is_peft
 
@@ -65,7 +66,7 @@ class _Sums:
         self.counts.clear()
 
 
-class KTOTrainer(GlobalItemCount, Trainer):
+class KTOTrainer(GlobalItemCount, StoredMetrics, Trainer):
     """transformers' Trainer with the KTO loss (module docstring)."""
 
     loss_is_scaled_for_ga = True
@@ -85,7 +86,15 @@ class KTOTrainer(GlobalItemCount, Trainer):
         if ref_model is not None:
             ref_model.eval().requires_grad_(False)
             self.ref_model = self.accelerator.prepare_model(ref_model, evaluation_mode=True)
-        self._stored = {"train": _Sums(), "eval": _Sums()}
+
+    def _metric_store(self) -> _Sums:
+        return _Sums()
+
+    def _stored_means(self, mode: str) -> dict[str, float]:
+        means = self._stored[mode].means()
+        if "rewards/chosen" in means and "rewards/rejected" in means:
+            means["rewards/margins"] = means["rewards/chosen"] - means["rewards/rejected"]
+        return means
 
     def _logps(self, model: torch.nn.Module, inputs: dict[str, Any], prefix: str = ""):
         outputs = model(
@@ -128,24 +137,5 @@ class KTOTrainer(GlobalItemCount, Trainer):
         stored.add("logps/chosen", policy.sum[out.labels])
         stored.add("logps/rejected", policy.sum[~out.labels])
         stored.add("kl", out.kl.reshape(1))
-        if num_items_in_batch is None:
-            loss = losses.mean()
-        else:
-            loss = losses.sum() / num_items_in_batch * self.accelerator.num_processes
+        loss = self.reduce_losses(losses, num_items_in_batch)
         return (loss, {"rewards": out.rewards, "labels": out.labels}) if return_outputs else loss
-
-    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
-        inputs = self._prepare_inputs(inputs)
-        with torch.no_grad(), self.compute_loss_context_manager():
-            loss = self.compute_loss(model, inputs)
-        return loss.detach(), None, None
-
-    def log(self, logs: dict[str, float], *args: Any, **kwargs: Any) -> None:
-        mode = "train" if "loss" in logs else "eval"
-        prefix = "eval_" if mode == "eval" else ""
-        means = self._stored[mode].means()
-        if "rewards/chosen" in means and "rewards/rejected" in means:
-            means["rewards/margins"] = means["rewards/chosen"] - means["rewards/rejected"]
-        logs.update({prefix + k: v for k, v in means.items()})
-        self._stored[mode].clear()
-        super().log(logs, *args, **kwargs)

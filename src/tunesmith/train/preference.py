@@ -23,13 +23,13 @@ the update does not depend on ``gradient_accumulation_steps`` or a smaller last 
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
 from transformers import Trainer
 
+from tunesmith.train.metrics_log import StoredMetrics
 from tunesmith.train.objectives import cpo_loss, dpo_loss, orpo_loss, sequence_logps, simpo_loss
 from tunesmith.train.objectives.output import PairLoss
 
@@ -89,8 +89,16 @@ class GlobalItemCount:
             items = self.accelerator.gather(items).sum()  # type: ignore[attr-defined]
         return batch_samples, items
 
+    def reduce_losses(self, losses: torch.Tensor, num_items_in_batch: Any) -> torch.Tensor:
+        """Per-item ``losses`` summed and divided by the items of the global batch (their mean when
+        ``num_items_in_batch`` is None: evaluation, or a caller outside the training loop)."""
+        if num_items_in_batch is None:
+            return losses.mean()
+        # each process holds its share of the global sum; DDP averages gradients over processes
+        return losses.sum() / num_items_in_batch * self.accelerator.num_processes  # type: ignore[attr-defined]
 
-class PreferenceTrainer(GlobalItemCount, Trainer):
+
+class PreferenceTrainer(GlobalItemCount, StoredMetrics, Trainer):
     """transformers' Trainer with a pairwise preference loss (module docstring).
 
     Logs, averaged over the logging interval: ``rewards/chosen``, ``rewards/rejected``,
@@ -119,10 +127,6 @@ class PreferenceTrainer(GlobalItemCount, Trainer):
         if ref_model is not None:
             ref_model.eval().requires_grad_(False)
             self.ref_model = self.accelerator.prepare_model(ref_model, evaluation_mode=True)
-        self._stored: dict[str, defaultdict[str, list[float]]] = {
-            "train": defaultdict(list),
-            "eval": defaultdict(list),
-        }
 
     # ---------------------------------------------------------------------------- the loss
 
@@ -191,29 +195,9 @@ class PreferenceTrainer(GlobalItemCount, Trainer):
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         out, _ = self.pair_losses(model, inputs)
-        if num_items_in_batch is None:  # evaluation, or a caller outside the training loop
-            loss = out.losses.mean()
-        else:
-            # each process holds its share of the global sum; DDP averages gradients over processes
-            loss = out.losses.sum() / num_items_in_batch * self.accelerator.num_processes
+        loss = self.reduce_losses(out.losses, num_items_in_batch)
         return (
             (loss, {"chosen_rewards": out.chosen_rewards, "rejected_rewards": out.rejected_rewards})
             if return_outputs
             else loss
         )
-
-    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
-        inputs = self._prepare_inputs(inputs)
-        with torch.no_grad(), self.compute_loss_context_manager():
-            loss = self.compute_loss(model, inputs)
-        return loss.detach(), None, None
-
-    def log(self, logs: dict[str, float], *args: Any, **kwargs: Any) -> None:
-        mode = "train" if "loss" in logs else "eval"
-        stored = self._stored[mode]
-        prefix = "eval_" if mode == "eval" else ""
-        for key, values in stored.items():
-            if values:
-                logs[prefix + key] = sum(values) / len(values)
-        stored.clear()
-        super().log(logs, *args, **kwargs)

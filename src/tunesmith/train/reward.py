@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -29,6 +28,7 @@ from typing import Any
 import torch
 from transformers import Trainer
 
+from tunesmith.train.metrics_log import StoredMetrics
 from tunesmith.train.objectives import pairwise_accuracy, pairwise_reward_loss
 from tunesmith.train.preference import GlobalItemCount
 
@@ -107,19 +107,12 @@ def load_reward_model_for_training(cfg: Any, tokenizer: Any) -> torch.nn.Module:
     return model
 
 
-class RewardTrainer(GlobalItemCount, Trainer):
+class RewardTrainer(GlobalItemCount, StoredMetrics, Trainer):
     """Pairwise reward-model training on :class:`~tunesmith.data.pref_collator.PairwiseCollator`
     batches (``2n`` rows: chosen then rejected); see the module docstring."""
 
     loss_is_scaled_for_ga = True
     rows_per_item = 2
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._stored: dict[str, defaultdict[str, list[float]]] = {
-            "train": defaultdict(list),
-            "eval": defaultdict(list),
-        }
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         scores = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]).logits
@@ -132,27 +125,8 @@ class RewardTrainer(GlobalItemCount, Trainer):
         stored["rewards/accuracies"].append(
             pairwise_accuracy(chosen.detach(), rejected.detach()).mean().item()
         )
-        if num_items_in_batch is None:
-            loss = losses.mean()
-        else:
-            loss = losses.sum() / num_items_in_batch * self.accelerator.num_processes
+        loss = self.reduce_losses(losses, num_items_in_batch)
         return (loss, {"chosen_scores": chosen, "rejected_scores": rejected}) if return_outputs else loss
-
-    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
-        inputs = self._prepare_inputs(inputs)
-        with torch.no_grad(), self.compute_loss_context_manager():
-            loss = self.compute_loss(model, inputs)
-        return loss.detach(), None, None
-
-    def log(self, logs: dict[str, float], *args: Any, **kwargs: Any) -> None:
-        mode = "train" if "loss" in logs else "eval"
-        prefix = "eval_" if mode == "eval" else ""
-        stored = self._stored[mode]
-        for key, values in stored.items():
-            if values:
-                logs[prefix + key] = sum(values) / len(values)
-        stored.clear()
-        super().log(logs, *args, **kwargs)
 
 
 @dataclass

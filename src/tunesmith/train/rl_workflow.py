@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tunesmith.config import RunConfig
-from tunesmith.train.workflow import TrainResult, _peak_memory_mb, save_tokenizer_with_template
+from tunesmith.train.workflow import TrainResult, peak_memory_mb, save_tokenizer_with_template
 
 logger = logging.getLogger(__name__)
 
@@ -155,7 +155,7 @@ def run_rl(cfg: RunConfig) -> TrainResult:
         )
         if cfg.train.plot_loss:
             plot_loss(out)
-    summary["peak_memory_mb"] = round(_peak_memory_mb(), 1)
+    summary["peak_memory_mb"] = round(peak_memory_mb(), 1)
     summary["device"] = "cuda" if torch.cuda.is_available() else "cpu"
     (out / "run_summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False, default=str))
     logger.info("run summary written to %s", out / "run_summary.json")

@@ -102,7 +102,8 @@ def _bad_records(report: Any) -> dict[str, Any]:
     }
 
 
-def _peak_memory_mb() -> float:
+def peak_memory_mb() -> float:
+    """Peak memory of this process in MiB: CUDA allocations on a GPU, else the resident set size."""
     import resource
 
     import torch
@@ -219,7 +220,7 @@ def run_train(cfg: RunConfig) -> TrainResult:
         summary["eval"] = metrics
     summary.update(
         {
-            "peak_memory_mb": round(_peak_memory_mb(), 1),
+            "peak_memory_mb": round(peak_memory_mb(), 1),
             "data": {split: _plain(stats) for split, stats in data.stats.items()},
             "bad_records": _bad_records(data.report),
         }

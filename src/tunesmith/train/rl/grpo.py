@@ -14,9 +14,6 @@ freeze tuning (``ref_model``); none when ``beta`` = 0.
 
 from __future__ import annotations
 
-import logging
-import random
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,12 +24,10 @@ from tunesmith.infer.engine import TransformersEngine
 from tunesmith.infer.sampling import SamplingParams
 from tunesmith.templates.base import ChatTemplate, RenderOptions
 from tunesmith.train.rl.advantages import group_advantages, masked_mean
-from tunesmith.train.rl.loop import LoopSettings, build_optimizer, chunks, reference
+from tunesmith.train.rl.loop import LoopSettings, StepLoop, build_optimizer, chunks, optimizer_step, reference
 from tunesmith.train.rl.losses import GRPOLossType, grpo_loss, reduce_tokens
 from tunesmith.train.rl.rewards import NamedReward, score
 from tunesmith.train.rl.rollout import PromptItem, forward_completion, reward_columns, sample
-
-logger = logging.getLogger(__name__)
 
 __all__ = ["GRPOSettings", "GRPOTrainer"]
 
@@ -75,9 +70,11 @@ class GRPOSettings:
         )
 
 
-class GRPOTrainer:
+class GRPOTrainer(StepLoop):
     """Runs GRPO on ``model`` (a PEFT model, or any causal LM with ``ref_model``); see the module
     docstring. :meth:`train` returns the log history (one dict per logging step)."""
+
+    algorithm = "grpo"
 
     def __init__(
         self,
@@ -97,12 +94,11 @@ class GRPOTrainer:
             raise ValueError("GRPO needs at least one prompt")
         if not rewards:
             raise ValueError("GRPO needs reward functions (grpo_reward_funcs)")
+        self._start_loop(prompts, loop)
         self.model = model
         self.tokenizer = tokenizer
-        self.prompts = list(prompts)
         self.rewards = list(rewards)
         self.settings = settings
-        self.loop = loop
         self.ref_model = ref_model.eval().requires_grad_(False) if ref_model is not None else None
         self.engine = TransformersEngine(model, tokenizer, template, render_options=render_options)
         self.sampling = sampling or SamplingParams(
@@ -111,19 +107,6 @@ class GRPOTrainer:
         params = [p for p in model.parameters() if p.requires_grad]
         self.optimizer, self.scheduler = build_optimizer(params, loop, loop.max_steps * settings.iterations)
         self._params = params
-        self._order: list[int] = []
-        self._rng = random.Random(loop.seed)
-        self.global_step = 0
-        self.log_history: list[dict[str, Any]] = []
-
-    def _next_prompts(self) -> list[PromptItem]:
-        picked = []
-        for _ in range(self.loop.prompts_per_step):
-            if not self._order:
-                self._order = list(range(len(self.prompts)))
-                self._rng.shuffle(self._order)
-            picked.append(self.prompts[self._order.pop()])
-        return picked
 
     def _logps(self, model: Any, rows: slice, rollout: Any) -> torch.Tensor:
         return forward_completion(
@@ -191,11 +174,7 @@ class GRPOTrainer:
                 if out.kl is not None:
                     kls.append(masked_mean(out.kl.detach(), mask[p]).item())
                 clips.append(masked_mean(out.clipped.float(), mask[p]).item())
-            if self.loop.max_grad_norm > 0:
-                torch.nn.utils.clip_grad_norm_(self._params, self.loop.max_grad_norm)
-            self.optimizer.step()
-            self.scheduler.step()
-            self.optimizer.zero_grad(set_to_none=True)
+            optimizer_step(self._params, self.optimizer, self.scheduler, self.loop.max_grad_norm)
             losses.append(total)
         grouped = rewards.view(-1, s.num_generations)
         metrics = {
@@ -211,28 +190,3 @@ class GRPOTrainer:
         if kls:
             metrics["kl"] = sum(kls) / len(kls)
         return metrics
-
-    def train(self) -> list[dict[str, Any]]:
-        """Run ``loop.max_steps`` steps, logging every ``loop.logging_steps`` (averaged over them)."""
-        pending: list[dict[str, float]] = []
-        started = time.perf_counter()
-        for _ in range(self.loop.max_steps):
-            pending.append(self.step())
-            self.global_step += 1
-            if self.global_step % self.loop.logging_steps == 0 or self.global_step == self.loop.max_steps:
-                entry: dict[str, Any] = {
-                    k: sum(m[k] for m in pending if k in m) / sum(1 for m in pending if k in m)
-                    for k in dict.fromkeys(k for m in pending for k in m)
-                }
-                entry["step"] = self.global_step
-                self.log_history.append(entry)
-                logger.info(
-                    "grpo step %d/%d: reward %.4f, loss %.4f",
-                    self.global_step,
-                    self.loop.max_steps,
-                    entry["reward"],
-                    entry["loss"],
-                )
-                pending = []
-        self.train_seconds = time.perf_counter() - started
-        return self.log_history

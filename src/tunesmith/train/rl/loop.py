@@ -1,11 +1,14 @@
 """The optimisation plumbing GRPO and PPO share: settings from the config, optimizer and schedule,
-reference log-probs, the vLLM guard."""
+reference log-probs, the vLLM guard, and the step loop (:class:`StepLoop`)."""
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
-from collections.abc import Iterator, Sequence
+import random
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +16,7 @@ if TYPE_CHECKING:
     import torch
 
     from tunesmith.config import RunConfig
+    from tunesmith.train.rl.rollout import PromptItem
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,82 @@ def build_optimizer(
         num_training_steps=max(1, total_updates),
     )
     return optimizer, scheduler
+
+
+def optimizer_step(
+    params: Sequence[torch.nn.Parameter], optimizer: Any, scheduler: Any, max_grad_norm: float
+) -> None:
+    """Clip the gradients of ``params`` to ``max_grad_norm`` (when > 0), step optimizer and schedule, clear
+    the gradients."""
+    import torch
+
+    if max_grad_norm > 0:
+        torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+
+
+def average_logs(pending: Sequence[Mapping[str, float]]) -> dict[str, float]:
+    """Each metric averaged over the steps that reported it (keys in order of first appearance)."""
+    return {
+        k: sum(m[k] for m in pending if k in m) / sum(1 for m in pending if k in m)
+        for k in dict.fromkeys(k for m in pending for k in m)
+    }
+
+
+class StepLoop:
+    """The step loop GRPO and PPO share: prompts drawn in reshuffled passes (seeded by ``loop.seed``) and
+    :meth:`train`, which runs ``loop.max_steps`` calls of :meth:`step` and logs their averages. A subclass
+    calls :meth:`_start_loop` in its ``__init__`` and implements :meth:`step`."""
+
+    algorithm: str = "rl"
+    """Name in the log lines."""
+    loop: LoopSettings
+    prompts: list[PromptItem]
+
+    def _start_loop(self, prompts: Sequence[PromptItem], loop: LoopSettings) -> None:
+        self.prompts = list(prompts)
+        self.loop = loop
+        self._order: list[int] = []
+        self._rng = random.Random(loop.seed)
+        self.global_step = 0
+        self.log_history: list[dict[str, Any]] = []
+
+    def _next_prompts(self) -> list[PromptItem]:
+        picked = []
+        for _ in range(self.loop.prompts_per_step):
+            if not self._order:
+                self._order = list(range(len(self.prompts)))
+                self._rng.shuffle(self._order)
+            picked.append(self.prompts[self._order.pop()])
+        return picked
+
+    def step(self) -> dict[str, float]:
+        raise NotImplementedError
+
+    def train(self) -> list[dict[str, Any]]:
+        """Run ``loop.max_steps`` steps, logging every ``loop.logging_steps`` (averaged over them)."""
+        pending: list[dict[str, float]] = []
+        started = time.perf_counter()
+        for _ in range(self.loop.max_steps):
+            pending.append(self.step())
+            self.global_step += 1
+            if self.global_step % self.loop.logging_steps == 0 or self.global_step == self.loop.max_steps:
+                entry: dict[str, Any] = average_logs(pending)
+                entry["step"] = self.global_step
+                self.log_history.append(entry)
+                logging.getLogger(type(self).__module__).info(  # the trainer's module logger
+                    "%s step %d/%d: reward %.4f, loss %.4f",
+                    self.algorithm,
+                    self.global_step,
+                    self.loop.max_steps,
+                    entry["reward"],
+                    entry["loss"],
+                )
+                pending = []
+        self.train_seconds = time.perf_counter() - started
+        return self.log_history
 
 
 def is_peft(model: Any) -> bool:

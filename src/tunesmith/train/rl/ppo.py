@@ -17,9 +17,6 @@ The value head is a linear layer on the policy's last hidden state (shared backb
 
 from __future__ import annotations
 
-import logging
-import random
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,12 +28,10 @@ from tunesmith.infer.engine import TransformersEngine
 from tunesmith.infer.sampling import SamplingParams
 from tunesmith.templates.base import ChatTemplate, RenderOptions
 from tunesmith.train.rl.advantages import gae, masked_mean, whiten
-from tunesmith.train.rl.loop import LoopSettings, build_optimizer, chunks, reference
+from tunesmith.train.rl.loop import LoopSettings, StepLoop, build_optimizer, chunks, optimizer_step, reference
 from tunesmith.train.rl.losses import ppo_policy_loss, ppo_value_loss
 from tunesmith.train.rl.rewards import NamedReward, score
 from tunesmith.train.rl.rollout import PromptItem, forward_completion, reward_columns, sample
-
-logger = logging.getLogger(__name__)
 
 __all__ = ["PPOSettings", "PPOTrainer", "Scorer", "ValueHead", "adaptive_kl_coef", "reward_func_scorer"]
 
@@ -117,8 +112,10 @@ def _hidden_size(model: Any) -> int:
     return int(text.hidden_size)
 
 
-class PPOTrainer:
+class PPOTrainer(StepLoop):
     """Runs PPO (module docstring); :meth:`train` returns the log history."""
+
+    algorithm = "ppo"
 
     def __init__(
         self,
@@ -137,12 +134,11 @@ class PPOTrainer:
     ) -> None:
         if not prompts:
             raise ValueError("PPO needs at least one prompt")
+        self._start_loop(prompts, loop)
         self.model = model
         self.tokenizer = tokenizer
-        self.prompts = list(prompts)
         self.scorer = scorer
         self.settings = settings
-        self.loop = loop
         self.ref_model = ref_model.eval().requires_grad_(False) if ref_model is not None else None
         device = next(model.parameters()).device
         self.value_head = (value_head or ValueHead(_hidden_size(model))).to(device)
@@ -155,19 +151,6 @@ class PPOTrainer:
         self.optimizer, self.scheduler = build_optimizer(params, loop, updates)
         self._params = params
         self.kl_coef = settings.kl_coef
-        self._order: list[int] = []
-        self._rng = random.Random(loop.seed)
-        self.global_step = 0
-        self.log_history: list[dict[str, Any]] = []
-
-    def _next_prompts(self) -> list[PromptItem]:
-        picked = []
-        for _ in range(self.loop.prompts_per_step):
-            if not self._order:
-                self._order = list(range(len(self.prompts)))
-                self._rng.shuffle(self._order)
-            picked.append(self.prompts[self._order.pop()])
-        return picked
 
     def _forward(
         self, model: Any, rows: slice, rollout: Any, *, values: bool
@@ -221,11 +204,7 @@ class PPOTrainer:
                     values, old_values[p], returns[p], mask[p], cliprange_value=s.cliprange_value
                 )
                 (pl.loss + s.vf_coef * vl.loss).backward()
-                if self.loop.max_grad_norm > 0:
-                    torch.nn.utils.clip_grad_norm_(self._params, self.loop.max_grad_norm)
-                self.optimizer.step()
-                self.scheduler.step()
-                self.optimizer.zero_grad(set_to_none=True)
+                optimizer_step(self._params, self.optimizer, self.scheduler, self.loop.max_grad_norm)
                 policy_losses.append(pl.loss.item())
                 value_losses.append(vl.loss.item())
                 clip_fracs.append(pl.clip_fraction.item())
@@ -247,25 +226,3 @@ class PPOTrainer:
         if s.adaptive_kl:
             self.kl_coef = adaptive_kl_coef(self.kl_coef, mean_kl, s.target_kl, rows, s.kl_horizon)
         return metrics
-
-    def train(self) -> list[dict[str, Any]]:
-        """Run ``loop.max_steps`` steps, logging every ``loop.logging_steps`` (averaged over them)."""
-        pending: list[dict[str, float]] = []
-        started = time.perf_counter()
-        for _ in range(self.loop.max_steps):
-            pending.append(self.step())
-            self.global_step += 1
-            if self.global_step % self.loop.logging_steps == 0 or self.global_step == self.loop.max_steps:
-                entry: dict[str, Any] = {k: sum(m[k] for m in pending) / len(pending) for k in pending[-1]}
-                entry["step"] = self.global_step
-                self.log_history.append(entry)
-                logger.info(
-                    "ppo step %d/%d: reward %.4f, loss %.4f",
-                    self.global_step,
-                    self.loop.max_steps,
-                    entry["reward"],
-                    entry["loss"],
-                )
-                pending = []
-        self.train_seconds = time.perf_counter() - started
-        return self.log_history

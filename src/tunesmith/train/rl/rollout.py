@@ -185,7 +185,7 @@ def sample(
         body = ids[:-1] if ids and ids[-1] in plan.eos_ids else ids
         text = engine.tokenizer.decode(body, skip_special_tokens=True)
         texts.append(trim_at_stop(text, plan.text_stops)[0])
-    pad = engine._pad_id
+    pad = engine.pad_id
     width = max(len(p) for p in prompt_rows)
     prompt_ids = torch.full((len(prompt_rows), width), pad, dtype=torch.long)
     prompt_mask = torch.zeros_like(prompt_ids)
