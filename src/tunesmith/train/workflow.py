@@ -113,6 +113,18 @@ def peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def resident_memory_mb() -> float | None:
+    """Memory this process holds now (resident set, MiB; Linux), None where it cannot be read. Unlike the
+    lifetime peak it is not dominated by transient allocations made while importing libraries."""
+    import os
+
+    try:
+        pages = int(open("/proc/self/statm").read().split()[1])  # noqa: SIM115 - one short read
+    except (OSError, ValueError, IndexError):
+        return None
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
 def run_train(cfg: RunConfig) -> TrainResult:
     """Run stage pt, sft, rm, dpo or kto as the config says."""
     import yaml
@@ -221,6 +233,7 @@ def run_train(cfg: RunConfig) -> TrainResult:
     summary.update(
         {
             "peak_memory_mb": round(peak_memory_mb(), 1),
+            "memory_at_end_mb": None if (now := resident_memory_mb()) is None else round(now, 1),
             "data": {split: _plain(stats) for split, stats in data.stats.items()},
             "bad_records": _bad_records(data.report),
         }
