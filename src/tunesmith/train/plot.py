@@ -9,8 +9,13 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 
-def smooth(values: list[float], weight: float = 0.9) -> list[float]:
-    """Exponential moving average (TensorBoard style); a pure function."""
+def smooth(values: list[float], weight: float | None = None) -> list[float]:
+    """Exponential moving average (TensorBoard style); a pure function. The default weight grows with
+    the number of points (as LLaMA-Factory's plots do), so a short run is not drawn as lagging."""
+    import math
+
+    if weight is None:
+        weight = 1.8 * (1 / (1 + math.exp(-0.05 * len(values))) - 0.5)
     out: list[float] = []
     last = values[0] if values else 0.0
     for v in values:
