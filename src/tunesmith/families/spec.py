@@ -122,12 +122,7 @@ def build_catalog(plugins: Sequence[str | Path] = (), *, entry_points: bool = Tr
     """Built-in families, then installed entry-point plugins, then plugin files (in order)."""
     catalog = Catalog()
     for name in BUILTIN_FAMILY_MODULES:
-        try:
-            module = importlib.import_module(f"tunesmith.families.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"tunesmith.families.{name}":
-                continue
-            raise
+        module = importlib.import_module(f"tunesmith.families.{name}")
         catalog._run(module.register, f"builtin:families/{name}.py")
     if entry_points:
         for ep_name, register in iter_entry_point_plugins():
