@@ -1,4 +1,4 @@
-"""Stages rm, dpo (sigmoid, orpo, simpo) and kto end to end through ``run_train`` on a tiny model.
+"""Stages rm, dpo (sigmoid, robust, orpo, simpo, cpo) and kto end to end through ``run_train`` on a tiny model.
 
 The data: 16 prompts "Tell me about X." whose chosen answer talks about X and whose rejected
 answer is always the same refusal (kto: the even rows desirable, the odd ones the refusal).
@@ -258,7 +258,7 @@ def test_dpo_sigmoid_raises_margin_and_chosen_logratio_and_exports(tiny_model, p
         torch.testing.assert_close(merged(ids).logits, policy(ids).logits, atol=1e-4, rtol=1e-4)
 
 
-@pytest.mark.parametrize(("loss", "beta"), [("orpo", 0.1), ("simpo", 2.0)])
+@pytest.mark.parametrize(("loss", "beta"), [("orpo", 0.1), ("simpo", 2.0), ("cpo", 0.1)])
 def test_reference_free_losses_decrease(tiny_model, pref_data, tmp_path, loss: str, beta: float) -> None:
     out = tmp_path / loss
     result = _run(
@@ -268,6 +268,16 @@ def test_reference_free_losses_decrease(tiny_model, pref_data, tmp_path, loss: s
     assert len(losses) == 6 and losses[-1] < 0.9 * losses[0]
     assert result.summary["objective"] == loss and result.summary["reference"] == "none"
     assert _summary(out)["stage"] == "dpo"
+
+
+def test_robust_dpo_selected_from_config_raises_the_margin(tiny_model, pref_data, tmp_path) -> None:
+    out = tmp_path / "robust"
+    result = _run(
+        tiny_model("qwen3", **SIZE), pref_data, out, "dpo", pref_loss="robust", dpo_label_smoothing=0.1
+    )
+    assert result.summary["objective"] == "robust"
+    margins = _series(out, "rewards/margins")
+    assert margins[0] == pytest.approx(0.0, abs=1e-5) and margins[-1] > margins[0]
 
 
 # ---------------------------------------------------------------------------------- kto

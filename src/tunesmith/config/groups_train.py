@@ -70,8 +70,9 @@ class RLHFConfig:
     """Beta of the preference loss (strength of the pull towards the reference model)."""
     pref_ftx: float = 0.0
     """Weight of an added supervised (SFT) loss on the chosen responses."""
-    pref_loss: Literal["sigmoid", "hinge", "ipo", "kto_pair", "orpo", "simpo"] = "sigmoid"
-    """Preference loss for the dpo stage."""
+    pref_loss: Literal["sigmoid", "hinge", "ipo", "robust", "kto_pair", "orpo", "simpo", "cpo"] = "sigmoid"
+    """Preference loss for the dpo stage: sigmoid (DPO), hinge, ipo, robust (robust DPO, with
+    dpo_label_smoothing), orpo, simpo, cpo (no reference model for orpo, simpo, cpo)."""
     dpo_label_smoothing: float = 0.0
     """Robust DPO: assumed fraction of flipped preference labels, in [0, 0.5]."""
     kto_chosen_weight: float = 1.0
@@ -80,6 +81,8 @@ class RLHFConfig:
     """KTO: weight of the undesirable examples' loss."""
     simpo_gamma: float = 0.5
     """SimPO: target reward margin."""
+    cpo_alpha: float = 1.0
+    """CPO: weight of the negative log-likelihood term on the chosen responses."""
     ref_model: str | None = None
     """Reference model for DPO/KTO/PPO (None: the initial policy)."""
     ref_model_adapters: tuple[str, ...] = ()

@@ -23,7 +23,15 @@ logger = logging.getLogger(__name__)
 __all__ = ["PREFERENCE_STAGES", "StageTrainer", "build_preference_trainer", "parameters_in_memory"]
 
 PREFERENCE_STAGES: tuple[str, ...] = ("rm", "dpo", "kto")
-_LF_LOSSES = {"sigmoid": "sigmoid", "hinge": "hinge", "ipo": "ipo", "orpo": "orpo", "simpo": "simpo"}
+_LF_LOSSES = {
+    "sigmoid": "sigmoid",
+    "hinge": "hinge",
+    "ipo": "ipo",
+    "robust": "robust",
+    "orpo": "orpo",
+    "simpo": "simpo",
+    "cpo": "cpo",
+}
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,7 @@ def _preference_config(cfg: RunConfig) -> Any:
         label_smoothing=rlhf.dpo_label_smoothing,
         simpo_gamma=rlhf.simpo_gamma,
         ftx=rlhf.pref_ftx,
+        cpo_alpha=rlhf.cpo_alpha,
     )
 
 
