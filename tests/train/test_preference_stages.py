@@ -270,6 +270,28 @@ def test_reference_free_losses_decrease(tiny_model, pref_data, tmp_path, loss: s
     assert _summary(out)["stage"] == "dpo"
 
 
+def test_precomputed_reference_log_probs_match_live_reference(tiny_model, pref_data, tmp_path) -> None:
+    model_dir = tiny_model("qwen3", **SIZE)
+    live = tmp_path / "live"
+    _run(model_dir, pref_data, live, "dpo", max_steps=4)
+    pre = tmp_path / "pre"
+    result = _run(model_dir, pref_data, pre, "dpo", max_steps=4, precompute_ref_log_probs=True)
+    assert "precomputed" in result.summary["reference"]
+    assert logged_losses(pre) == pytest.approx(logged_losses(live), abs=1e-5)
+    assert _series(pre, "rewards/margins") == pytest.approx(_series(live, "rewards/margins"), abs=1e-5)
+    explicit = _run(
+        model_dir,
+        pref_data,
+        tmp_path / "explicit",
+        "dpo",
+        max_steps=1,
+        ref_model=str(model_dir),
+        precompute_ref_log_probs=True,
+    )
+    # the explicit reference model is freed once its log-probs are stored
+    assert explicit.summary["parameters_in_memory"] == result.summary["parameters_in_memory"]
+
+
 def test_robust_dpo_selected_from_config_raises_the_margin(tiny_model, pref_data, tmp_path) -> None:
     out = tmp_path / "robust"
     result = _run(

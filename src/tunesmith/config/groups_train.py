@@ -85,6 +85,9 @@ class RLHFConfig:
     """CPO: weight of the negative log-likelihood term on the chosen responses."""
     ref_model: str | None = None
     """Reference model for DPO/KTO/PPO (None: the initial policy)."""
+    precompute_ref_log_probs: bool = False
+    """DPO: compute the reference log-probs of every pair once before training (and free an explicit
+    reference model), instead of one reference forward pass per step."""
     ref_model_adapters: tuple[str, ...] = ()
     """Adapters loaded on the reference model."""
     reward_model: str | None = None

@@ -46,7 +46,14 @@ class PairwiseCollator:
             for side in ("chosen", "rejected")
             for f in features
         ]
-        return self.pad(rows)
+        batch = self.pad(rows)
+        if "ref_chosen_logps_sum" in features[0]:  # precomputed reference log-probs ride along
+            import torch
+
+            for kind in ("sum", "mean"):
+                values = [f[f"ref_{side}_logps_{kind}"] for side in ("chosen", "rejected") for f in features]
+                batch[f"ref_logps_{kind}"] = torch.tensor(values, dtype=torch.float32)
+        return batch
 
 
 class FeedbackCollator:

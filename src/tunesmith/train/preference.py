@@ -31,6 +31,7 @@ from transformers import Trainer
 
 from tunesmith.train.metrics_log import StoredMetrics
 from tunesmith.train.objectives import cpo_loss, dpo_loss, orpo_loss, sequence_logps, simpo_loss
+from tunesmith.train.objectives.logps import SequenceLogps
 from tunesmith.train.objectives.output import PairLoss
 
 __all__ = ["PREFERENCE_LOSSES", "GlobalItemCount", "PreferenceConfig", "PreferenceTrainer", "PreferenceLoss"]
@@ -137,7 +138,11 @@ class PreferenceTrainer(GlobalItemCount, StoredMetrics, Trainer):
         return sequence_logps(outputs.logits, inputs["labels"])
 
     def reference_logps(self, model: torch.nn.Module, inputs: dict[str, Any]):
-        """Sequence log-probs under the reference (module docstring), without gradient."""
+        """Sequence log-probs under the reference (module docstring), without gradient; taken from the
+        batch when they were precomputed (:meth:`precompute_reference`)."""
+        if "ref_logps_sum" in inputs:
+            total, mean = inputs["ref_logps_sum"], inputs["ref_logps_mean"]
+            return SequenceLogps(total, mean, torch.zeros_like(total, dtype=torch.long))
         with torch.no_grad():
             if self.ref_model is not None:
                 return self._sequence_logps(self.ref_model, inputs)
@@ -192,6 +197,31 @@ class PreferenceTrainer(GlobalItemCount, StoredMetrics, Trainer):
         if cfg.ftx > 0:
             stored["sft_loss"].append(chosen_nll.detach().mean().item())
         return PairLoss(losses, out.chosen_rewards, out.rejected_rewards), chosen_nll
+
+    def precompute_reference(self, dataset: Any, batch_size: int) -> Any:
+        """``dataset`` with the reference log-probs of every pair as columns (``ref_chosen_logps_sum``,
+        ``ref_rejected_logps_sum`` and the ``_mean`` pair), computed once in eval mode."""
+        model = self.accelerator.unwrap_model(self.model)
+        device = next(model.parameters()).device
+        was_training = model.training
+        model.eval()
+        columns: dict[str, list[float]] = {
+            f"ref_{side}_logps_{kind}": [] for side in ("chosen", "rejected") for kind in ("sum", "mean")
+        }
+        try:
+            for start in range(0, len(dataset), batch_size):
+                rows = [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
+                batch = {k: v.to(device) for k, v in self.data_collator(rows).items()}
+                ref = self.reference_logps(model, batch)
+                for kind in ("sum", "mean"):
+                    chosen, rejected = getattr(ref, kind).float().cpu().chunk(2)
+                    columns[f"ref_chosen_logps_{kind}"] += chosen.tolist()
+                    columns[f"ref_rejected_logps_{kind}"] += rejected.tolist()
+        finally:
+            model.train(was_training)
+        for name, values in columns.items():
+            dataset = dataset.add_column(name, values)
+        return dataset
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         out, _ = self.pair_losses(model, inputs)

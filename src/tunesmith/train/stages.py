@@ -138,6 +138,15 @@ def build_preference_trainer(
             **common,
         )
         objective = preference.loss
+        if cfg.rlhf.precompute_ref_log_probs and preference.needs_reference:
+            size = args.per_device_eval_batch_size
+            trainer.train_dataset = trainer.precompute_reference(data.train, size)
+            if data.eval is not None:
+                trainer.eval_dataset = trainer.precompute_reference(data.eval, size)
+            how += "; log-probs precomputed before training"
+            if ref is not None:  # no longer needed in memory
+                trainer.ref_model = ref = None
+            logger.info("reference log-probs precomputed for %d pairs", len(trainer.train_dataset))
     else:
         from tunesmith.train.kto import KTOConfig, KTOTrainer
 
