@@ -21,6 +21,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "webui": ("tunesmith.cli.pending", "training / evaluation / chat / export board"),
     "data": ("tunesmith.cli.data", "preview datasets (converted conversations, labels, bad records)"),
     "template": ("tunesmith.cli.template", "list, render, check, derive and export chat templates"),
+    "models": ("tunesmith.cli.models", "list the registered models: hub ids, default template, multimodal"),
     "env": ("tunesmith.cli.env", "versions of Python and the libraries, and the devices"),
     "version": ("tunesmith.cli.main", "print the tunesmith version"),
 }
