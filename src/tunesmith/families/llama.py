@@ -104,6 +104,9 @@ FAMILY = Family(
     name="llama",
     templates=(LLAMA2, LLAMA3, LLAMA3_1, LLAMA3_2, LLAMA4),
     default_template="llama3_1",
+    default_dtype="bfloat16",
+    export_files=("preprocessor_config.json", "processor_config.json"),
+    download_ignore=("original/*",),
     model_types=("llama", "llama4", "llama4_text"),
     composite={
         "llama4": {

@@ -44,6 +44,12 @@ class Family:
     (../shared/chat_templates/<stem>.json), for the conformance tests."""
     composite: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
     """model_type → {"vision_tower": prefixes, "projector": prefixes, "language_model": prefixes}."""
+    default_dtype: str | None = None
+    """dtype to load this family in on a GPU when infer_dtype is auto (e.g. "bfloat16")."""
+    export_files: tuple[str, ...] = ()
+    """Extra files of the base model folder copied next to an exported model (e.g. processor files)."""
+    download_ignore: tuple[str, ...] = ()
+    """File patterns not downloaded from a hub (e.g. "*.pth", "original/*")."""
     notes: str = ""
 
 
@@ -79,6 +85,13 @@ class Catalog:
 
     def template(self, name: str) -> DeclarativeTemplate:
         return self.templates.get(name).template
+
+    def group(self, name: str) -> tuple[ModelGroup, Family] | None:
+        """The registered model group called ``name`` (case-insensitive) and its family, if any."""
+        if name not in self.groups:
+            return None
+        group, family = self.groups.get(name)
+        return group, self.families.get(family)
 
     def family_for_model_type(self, model_type: str) -> Family | None:
         for entry in self.families:

@@ -140,6 +140,26 @@ def _check_request(cfg: RunConfig) -> Path:
     return out
 
 
+def copy_family_files(base_dir: Path | None, out: Path, catalog: Any) -> list[str]:
+    """Copy the base folder's files that its family lists in ``export_files`` (e.g. processor
+    configs) into ``out``; return their names."""
+    import shutil
+
+    from tunesmith.families.resolve import read_model_type
+
+    if base_dir is None:
+        return []
+    model_type = read_model_type(base_dir)
+    family = catalog.family_for_model_type(model_type) if model_type else None
+    copied = []
+    for pattern in family.export_files if family is not None else ():
+        for path in sorted(Path(base_dir).glob(pattern)):
+            if path.is_file() and not (out / path.name).exists():
+                shutil.copy2(path, out / path.name)
+                copied.append(path.name)
+    return copied
+
+
 def export_model(cfg: RunConfig) -> ExportResult:
     """Merge ``adapter_name_or_path`` into ``model_name_or_path`` and save it to ``export_dir``."""
     from tunesmith.families import build_catalog
@@ -185,12 +205,14 @@ def export_model(cfg: RunConfig) -> ExportResult:
 
     tokenizer.chat_template = choice.template.to_jinja()
     tokenizer.save_pretrained(out)
+    copied = copy_family_files(base_dir, out, build_catalog(cfg.misc.plugins))
     record = {
         "base": cfg.model.model_name_or_path,
         "adapters": list(cfg.model.adapter_name_or_path),
         "template": {"name": choice.name, "reason": choice.reason},
         "dtype": dtype_name(dtype),
         "eos_token_id": eos_ids,
+        "copied_files": copied,
     }
     (out / EXPORT_RECORD).write_text(
         json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"

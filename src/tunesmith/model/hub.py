@@ -8,6 +8,7 @@ download it beforehand.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,8 @@ from typing import Any
 
 from tunesmith.config import ModelConfig
 from tunesmith.model.errors import ModelError
+
+logger = logging.getLogger(__name__)
 
 _TRUE = {"1", "on", "yes", "true"}
 
@@ -47,9 +50,31 @@ def resolve_source(name: str, model_cfg: ModelConfig, *, key: str = "model_name_
         raise ModelError(
             f"{key}={name}: no such directory; give an existing model folder or a hub id (org/name)"
         )
+    if "/" not in name:
+        name = registered_model_id(name, model_cfg, key=key)
     if model_cfg.use_modelscope_hub:
         return _modelscope_download(name, model_cfg, key=key)
     return name
+
+
+def registered_model_id(name: str, model_cfg: ModelConfig, *, key: str = "model_name_or_path") -> str:
+    """The hub id of a registered model group (``tunesmith models list``): its ModelScope id with
+    ``use_modelscope_hub``, else its Hugging Face id. Built-in families and installed plugins count."""
+    from tunesmith.families import build_catalog
+
+    found = build_catalog().group(name)
+    if found is None:
+        raise ModelError(
+            f"{key}={name}: not a folder, not a hub id (org/name) and not a registered model; "
+            "see `tunesmith models list`"
+        )
+    group, _ = found
+    hub_id = group.ms_id if model_cfg.use_modelscope_hub else group.hf_id
+    if not hub_id:
+        hub = "ModelScope" if model_cfg.use_modelscope_hub else "Hugging Face"
+        raise ModelError(f"{key}={name}: the registered model {group.name} has no {hub} id")
+    logger.info("%s=%s is the registered model %s → %s", key, name, group.name, hub_id)
+    return hub_id
 
 
 def _modelscope_download(name: str, model_cfg: ModelConfig, *, key: str) -> str:
@@ -61,13 +86,33 @@ def _modelscope_download(name: str, model_cfg: ModelConfig, *, key: str) -> str:
             "`pip install modelscope`, or unset use_modelscope_hub to use the Hugging Face Hub"
         ) from None
     revision = "master" if model_cfg.model_revision == "main" else model_cfg.model_revision
+    ignore = download_ignore_for(name)
     try:
-        return str(snapshot_download(name, revision=revision, cache_dir=model_cfg.cache_dir))
+        return str(
+            snapshot_download(
+                name,
+                revision=revision,
+                cache_dir=model_cfg.cache_dir,
+                ignore_file_pattern=list(ignore) or None,
+            )
+        )
     except Exception as exc:  # modelscope raises many kinds of errors; all mean "not downloadable"
         raise ModelError(
             f"{key}={name}: cannot download from ModelScope ({type(exc).__name__}: {exc}). If this machine is "
             f"offline, download it beforehand (`modelscope download --model {name}`) and set {key} to the folder."
         ) from exc
+
+
+def download_ignore_for(hub_id: str) -> tuple[str, ...]:
+    """The download ignore patterns of the family that registers ``hub_id`` (none when unregistered)."""
+    from tunesmith.families import build_catalog
+
+    catalog = build_catalog()
+    for entry in catalog.groups:
+        group, family = entry.item
+        if hub_id in (group.hf_id, group.ms_id):
+            return catalog.families.get(family).download_ignore
+    return ()
 
 
 def hub_kwargs(model_cfg: ModelConfig) -> dict[str, Any]:

@@ -99,9 +99,12 @@ def load_model(
     torch_dtype = (
         dtype
         if isinstance(dtype, torch.dtype)
-        else resolve_dtype(dtype or model_cfg.infer_dtype, device=device)
+        else resolve_dtype(
+            dtype or family_dtype(source, model_cfg, device) or model_cfg.infer_dtype, device=device
+        )
     )
     source = _dequantized_source(source, torch_dtype)
+    ptq = _check_ptq(source, model_cfg, finetune_cfg, for_training=for_training)
     auto_class = _auto_class(source)
     check_attention(model_cfg.attn_implementation, device)
     quantization = bnb_config(model_cfg, torch_dtype)
@@ -111,7 +114,10 @@ def load_model(
     if quantization is not None:
         kwargs["quantization_config"] = quantization
     placement = _device_map(
-        device_map, quantized=quantization is not None, for_training=for_training, device=device
+        device_map,
+        quantized=quantization is not None or ptq is not None,
+        for_training=for_training,
+        device=device,
     )
     if placement is not None:
         kwargs["device_map"] = placement
@@ -134,6 +140,40 @@ def load_model(
     return apply_finetuning(
         model, finetune_cfg or FinetuneConfig(), model_cfg, is_trainable=for_training, vocab_resized=resized
     )
+
+
+def _check_ptq(
+    source: str, model_cfg: ModelConfig, finetune_cfg: FinetuneConfig | None, *, for_training: bool
+) -> str | None:
+    """The method of a post-training-quantized (GPTQ/AWQ/saved bitsandbytes) local checkpoint, after
+    refusing what cannot work with it (:mod:`tunesmith.model.ptq`); None for any other source. FP8
+    checkpoints were dequantized already (``source`` is then the plain copy)."""
+    from tunesmith.model.ptq import check_ptq_runtime, check_ptq_training, ptq_method
+
+    method = ptq_method(source)
+    if method is None or method == "fp8":
+        return None
+    if model_cfg.quantization_bit is not None:
+        raise ModelError(
+            f"{source} is already quantized ({method}); remove quantization_bit={model_cfg.quantization_bit}"
+        )
+    if for_training:
+        check_ptq_training(method, source, finetuning_type=(finetune_cfg or FinetuneConfig()).finetuning_type)
+    check_ptq_runtime(method, source)
+    return method
+
+
+def family_dtype(source: str, model_cfg: ModelConfig, device: str) -> str | None:
+    """The registered family's ``default_dtype`` for this checkpoint, used on a GPU when
+    ``infer_dtype`` is auto (CPUs keep float32)."""
+    if model_cfg.infer_dtype != "auto" or device != "cuda":
+        return None
+    from tunesmith.families import build_catalog
+    from tunesmith.families.resolve import read_model_type
+
+    model_type = read_model_type(source) if Path(source).is_dir() else None
+    family = build_catalog().family_for_model_type(model_type) if model_type else None
+    return family.default_dtype if family is not None else None
 
 
 def _auto_class(source: str) -> Any:

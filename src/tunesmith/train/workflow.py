@@ -148,6 +148,10 @@ def run_train(cfg: RunConfig) -> TrainResult:
         raise ValueError(
             f"stage: {stage!r} is not available yet in this version; use pt, sft, {', '.join(PREFERENCE_STAGES)}"
         )
+    # a GPTQ/AWQ/bnb checkpoint: refuse full/freeze tuning and ZeRO-3/FSDP before anything loads
+    from tunesmith.model.ptq import check_ptq_run
+
+    check_ptq_run(cfg)
     args = training_arguments(cfg)
     resume = resume_checkpoint(
         args.output_dir, cfg.train.resume_from_checkpoint, cfg.train.overwrite_output_dir
