@@ -383,6 +383,43 @@ def _encode_split(
     return _to_dataset(columns), stats
 
 
+def _encode_job(cfg: RunConfig, tokenizer: Any, template: ChatTemplate | None, stage: Stage) -> EncodeJob:
+    return EncodeJob(
+        stage=stage,
+        template=template,
+        tokenizer=tokenizer,
+        cutoff_len=cfg.data.cutoff_len,
+        label_options=LabelOptions(
+            train_on_prompt=cfg.data.train_on_prompt, mask_history=cfg.data.mask_history
+        ),
+        render_options=RenderOptions(enable_thinking=cfg.template.enable_thinking),
+    )
+
+
+def _compute_streaming(
+    cfg: RunConfig, tokenizer: Any, template: ChatTemplate | None, stage: Stage
+) -> TokenizedDatasets:
+    """``streaming: true``: train is a lazily read, shuffled ``IterableDataset`` (never cached); its
+    report and stats are filled in at the end of each pass. eval_dataset is built as usual."""
+    from tunesmith.data.streaming import build_streaming_train, check_streaming
+
+    packing = _uses_packing(cfg, stage)
+    check_streaming(cfg, stage, packing)
+    job = _encode_job(cfg, tokenizer, template, stage)
+    report = BadRecordReport()
+    stats: dict[str, EncodeStats] = {}
+    evaluation = None
+    if cfg.data.eval_dataset:
+        loaded = load_conversations(list(cfg.data.eval_dataset), **load_arguments(cfg, stage))
+        report.merge(loaded.report)
+        evaluation, eval_stats = _encode_split(loaded.examples, job, cfg, packing, "eval")
+        if eval_stats is not None:
+            stats["eval"] = eval_stats
+    train = build_streaming_train(cfg, job, packing, report, stats)
+    logger.info("streaming the training data (buffer_size %d)", cfg.data.buffer_size)
+    return TokenizedDatasets(train, evaluation, report, stats)
+
+
 def _compute(
     cfg: RunConfig, tokenizer: Any, template: ChatTemplate | None, stage: Stage
 ) -> TokenizedDatasets:
@@ -418,7 +455,7 @@ def build_datasets(
     if stage != "pt" and template is None:
         raise DataError(f"stage {stage} needs a chat template")
     if cfg.data.streaming:
-        raise DataError("streaming datasets are not supported by build_datasets yet; set streaming: false")
+        return _compute_streaming(cfg, tokenizer, template, stage)
     if cfg.data.tokenized_path:
         path, where = Path(cfg.data.tokenized_path).expanduser(), "tokenized_path"
     else:
