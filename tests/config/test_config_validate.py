@@ -27,7 +27,7 @@ from tunesmith.config import ConfigError, load_config
         ),
         (["do_train=true", "streaming=true"], "streaming needs max_steps > 0"),
         (["do_train=true", "eval_strategy=steps"], "set eval_dataset or val_size"),
-        (["do_train=true", "predict_with_generate=true"], "cannot be used while training"),
+        (["do_train=true", "predict_with_generate=true"], "while training (do_train) needs do_eval"),
         (["stage=dpo", "predict_with_generate=true"], "stage sft only, not dpo"),
         (["do_train=true", "quantization_bit=4", "finetuning_type=full"], "needs finetuning_type lora"),
         (["stage=ppo", "do_train=true"], "stage ppo needs reward_model"),

@@ -144,8 +144,9 @@ def _check_train(p: _Problems, cfg: RunConfig) -> None:
         "eval_strategy",
     )
     p.combo(
-        not (t.predict_with_generate and t.do_train),
-        "predict_with_generate cannot be used while training (do_train)",
+        not (t.predict_with_generate and t.do_train and not t.do_eval),
+        "predict_with_generate while training (do_train) needs do_eval: the eval split is generated "
+        "for after training",
         "predict_with_generate",
         "do_train",
     )

@@ -134,6 +134,7 @@ def run_train(cfg: RunConfig) -> TrainResult:
     from tunesmith.families import build_catalog
     from tunesmith.families.resolve import choose_template
     from tunesmith.model import load_model, load_tokenizer
+    from tunesmith.train.generate_eval import generate_eval
     from tunesmith.train.plot import plot_loss
     from tunesmith.train.resume import resume_checkpoint
     from tunesmith.train.stages import PREFERENCE_STAGES, build_preference_trainer
@@ -231,6 +232,8 @@ def run_train(cfg: RunConfig) -> TrainResult:
             plot_loss(out)
     if cfg.train.do_eval and data.eval is not None:
         metrics = trainer.evaluate()
+        if stage == "sft" and cfg.train.predict_with_generate:
+            metrics.update(generate_eval(cfg, trainer.model, tokenizer, choice.template, out))
         trainer.log_metrics("eval", metrics)
         trainer.save_metrics("eval", metrics)
         summary["eval"] = metrics
