@@ -52,6 +52,34 @@ def test_loop_commands(engine: TransformersEngine) -> None:
     assert session.conversation.messages[0].content == "hello"
 
 
+def test_loop_multi_line_message(engine: TransformersEngine) -> None:
+    session = ChatSession(engine, GREEDY)
+    out = io.StringIO()
+    loop(session, io.StringIO('"""\nfirst line\n\nsecond line\n"""\nexit\n'), out)
+    assert out.getvalue().count("Assistant: ") == 1
+    assert session.conversation.messages[0].content == "first line\n\nsecond line"
+
+
+def test_chat_piped_stdin_without_a_config_file(tmp_path: Path, tiny_dir: Path) -> None:
+    """`printf 'Hello\nexit\n' | tunesmith chat model_name_or_path=DIR` works."""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tunesmith.cli.main",
+            "chat",
+            f"model_name_or_path={tiny_dir}",
+            "max_new_tokens=4",
+        ],
+        input="Hello\nexit\n",
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.count("Assistant: ") == 1
+
+
 def test_chat_command_answers_one_query(tmp_path: Path, tiny_dir: Path) -> None:
     pytest.importorskip("tunesmith.model", reason="model loading (tunesmith.model) has not landed")
     config = tmp_path / "chat.yaml"

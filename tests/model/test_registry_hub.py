@@ -58,3 +58,67 @@ def test_family_default_dtype_applies_on_gpus_only(tmp_path: Path) -> None:
     assert family_dtype(str(base), ModelConfig(), "cuda") == "bfloat16"
     assert family_dtype(str(base), ModelConfig(), "cpu") is None
     assert family_dtype(str(base), ModelConfig(infer_dtype="float16"), "cuda") is None
+
+
+def _lora_adapter(base: Path, out: Path) -> Path:
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    model = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(str(base)), LoraConfig(r=4, target_modules=["q_proj"])
+    )
+    model.save_pretrained(str(out))
+    return out
+
+
+def test_export_adapter_only_copies_adapter_with_the_template(tmp_path: Path) -> None:
+    from tunesmith.config import load_config
+    from tunesmith.families import build_catalog
+    from tunesmith.model.export import export_model
+    from tunesmith.testing import build_tiny_model
+
+    base = build_tiny_model("qwen3", tmp_path / "base")
+    adapter = _lora_adapter(base, tmp_path / "lora")
+    cfg = load_config(
+        [],
+        verb="export",
+        base={
+            "model_name_or_path": str(base),
+            "adapter_name_or_path": str(adapter),
+            "export_dir": str(tmp_path / "out"),
+            "export_adapter_only": True,
+        },
+    )
+    result = export_model(cfg)
+    out = tmp_path / "out"
+    assert result.dtype == "adapter"
+    assert (out / "adapter_config.json").is_file() and (out / "adapter_model.safetensors").is_file()
+    assert not (out / "model.safetensors").exists()
+    saved = (
+        json.loads((out / "tokenizer_config.json").read_text()).get("chat_template")
+        or (out / "chat_template.jinja").read_text()
+    )
+    assert saved == build_catalog().template("qwen3").to_jinja()
+
+
+def test_push_failure_keeps_the_export_and_says_how_to_upload(tmp_path: Path, monkeypatch) -> None:
+    from tunesmith.config import load_config
+    from tunesmith.model.export import export_model
+    from tunesmith.testing import build_tiny_model
+
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there: the push fails fast
+    base = build_tiny_model("qwen3", tmp_path / "base")
+    cfg = load_config(
+        [],
+        verb="export",
+        base={
+            "model_name_or_path": str(base),
+            "export_dir": str(tmp_path / "out"),
+            "export_hub_model_id": "someone/tiny-export",
+        },
+    )
+    with pytest.raises(
+        ModelError, match=r"saved in .*out but could not be pushed.*hf upload someone/tiny-export"
+    ):
+        export_model(cfg)
+    assert (tmp_path / "out" / "config.json").is_file()

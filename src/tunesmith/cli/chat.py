@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 QUERY_HELP = """
 chat only:
   --query TEXT  answer this one message, print the reply and exit (no interactive loop)
-  in the loop:  `clear` forgets the history, `exit` quits"""
+  in the loop:  `clear` forgets the history, `exit` quits; a line of three double quotes starts and ends a multi-line message"""
 
 
 def split_query(argv: Sequence[str]) -> tuple[str | None, list[str]]:
@@ -54,7 +54,10 @@ def answer(session: ChatSession, query: str, out: TextIO) -> None:
 def loop(session: ChatSession, stdin: TextIO, out: TextIO, err: TextIO | None = None) -> None:
     """Read messages from ``stdin`` until ``exit`` or end of input; stream each reply to ``out``."""
     interactive = stdin.isatty()
-    out.write("Type a message; `clear` forgets the history, `exit` quits.\n")
+    out.write(
+        'Type a message (a line of """ starts and ends a multi-line one); `clear` forgets the history, '
+        "`exit` quits.\n"
+    )
     while True:
         if interactive:
             out.write("\nUser: ")
@@ -62,6 +65,11 @@ def loop(session: ChatSession, stdin: TextIO, out: TextIO, err: TextIO | None = 
         line = stdin.readline()
         if not line:
             return
+        if line.strip() == '"""':  # multi-line input: everything up to the next line of """
+            lines = []
+            while (more := stdin.readline()) and more.strip() != '"""':
+                lines.append(more.rstrip("\n"))
+            line = "\n".join(lines)
         query = line.strip()
         if not query:
             continue

@@ -92,7 +92,9 @@ class ExportConfig:
     export_quantization_maxlen: int = 1024
     """Longest calibration example in tokens."""
     export_hub_model_id: str | None = None
-    """Hub repository the exported model is pushed to (None: not pushed)."""
+    """Hub repository the exported model is pushed to (None: not pushed; needs network and hf_hub_token)."""
+    export_adapter_only: bool = False
+    """Write only the adapter (no merge) with the tokenizer and the training chat template."""
 
 
 @dataclass(frozen=True)

@@ -128,10 +128,6 @@ def _check_request(cfg: RunConfig) -> Path:
         raise ModelError(
             "export_quantization_bit (GPTQ export) is not supported yet; export in full precision"
         )
-    if cfg.export.export_hub_model_id:
-        raise ModelError(
-            "export_hub_model_id is not supported yet; upload the export_dir with `hf upload REPO DIR`"
-        )
     if cfg.export.export_size <= 0:
         raise ModelError(f"export_size={cfg.export.export_size}: must be a positive number of GB")
     out = Path(cfg.export.export_dir)
@@ -171,13 +167,15 @@ def export_model(cfg: RunConfig) -> ExportResult:
     source = resolve_source(cfg.model.model_name_or_path, cfg.model)
     base_dir = config_dir(source, cfg.model)
     method = checkpoint_quantization(base_dir)
-    if method is not None:
+    if method is not None and not cfg.export.export_adapter_only:
         raise _refuse_quantized(method, f"model_name_or_path={cfg.model.model_name_or_path}")
 
     tokenizer = _load_training_tokenizer(cfg.model)
     choice = choose_template(
         build_catalog(cfg.misc.plugins), tokenizer, name=cfg.template.template, model_dir=base_dir
     )
+    if cfg.export.export_adapter_only:
+        return _export_adapter_only(cfg, out, tokenizer, choice)
     dtype = parse_dtype(cfg.export.export_dtype, key="export_dtype")
     if dtype is None:  # the Literal type rules "auto" out; keep the checkpoint's float32 then
         raise ModelError("export_dtype: give float32, float16 or bfloat16")
@@ -224,4 +222,64 @@ def export_model(cfg: RunConfig) -> ExportResult:
         choice.reason,
         out,
     )
+    push_export(cfg, out)
     return ExportResult(out, choice.name, choice.reason, dtype_name(dtype), tuple(eos_ids))
+
+
+def _export_adapter_only(cfg: RunConfig, out: Path, tokenizer: Any, choice: Any) -> ExportResult:
+    """Copy the one adapter (no merge) with the tokenizer carrying the training chat template."""
+    import shutil
+
+    adapters = cfg.model.adapter_name_or_path
+    if len(adapters) != 1:
+        raise ModelError(
+            f"export_adapter_only: give exactly one adapter_name_or_path (got {len(adapters)}); "
+            "to combine several, export them merged instead"
+        )
+    source = Path(adapters[0])
+    if not (source / "adapter_config.json").is_file():
+        raise ModelError(f"adapter_name_or_path={source}: no adapter_config.json (not a PEFT adapter folder)")
+    out.mkdir(parents=True, exist_ok=True)
+    copied = []
+    for path in sorted(source.iterdir()):
+        if path.is_file() and path.name.startswith("adapter_"):
+            shutil.copy2(path, out / path.name)
+            copied.append(path.name)
+    tokenizer.chat_template = choice.template.to_jinja()
+    tokenizer.save_pretrained(out)
+    record = {
+        "base": cfg.model.model_name_or_path,
+        "adapters": [str(source)],
+        "adapter_only": True,
+        "template": {"name": choice.name, "reason": choice.reason},
+        "copied_files": copied,
+    }
+    (out / EXPORT_RECORD).write_text(
+        json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    logger.info("exported adapter %s with template %s to %s", source, choice.name, out)
+    push_export(cfg, out)
+    return ExportResult(out, choice.name, choice.reason, "adapter", ())
+
+
+def push_export(cfg: RunConfig, out: Path) -> None:
+    """Upload ``out`` to ``export_hub_model_id`` (network). The local export is complete before this
+    runs, so a failed push loses nothing; the error says how to upload later."""
+    import os
+
+    repo = cfg.export.export_hub_model_id
+    if not repo:
+        return
+    from huggingface_hub import HfApi
+
+    api = HfApi(endpoint=os.environ.get("HF_ENDPOINT") or None, token=cfg.model.hf_hub_token)
+    try:
+        api.create_repo(repo, exist_ok=True)
+        api.upload_folder(folder_path=str(out), repo_id=repo)
+    except Exception as exc:  # offline, unreachable, unauthorised: all mean "not pushed"
+        raise ModelError(
+            f"export_hub_model_id={repo}: the export is saved in {out} but could not be pushed to the Hub "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}). Check the network and "
+            f"hf_hub_token, or upload it later with `hf upload {repo} {out}`."
+        ) from exc
+    logger.info("pushed %s to the Hub as %s", out, repo)
