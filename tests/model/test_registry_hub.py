@@ -122,3 +122,16 @@ def test_push_failure_keeps_the_export_and_says_how_to_upload(tmp_path: Path, mo
     ):
         export_model(cfg)
     assert (tmp_path / "out" / "config.json").is_file()
+
+
+def test_new_special_tokens_from_config_grow_the_embeddings(tmp_path: Path) -> None:
+    from tunesmith.config import load_config
+    from tunesmith.model import load_model, load_tokenizer
+    from tunesmith.testing import build_tiny_model
+
+    base = build_tiny_model("qwen3", tmp_path / "base")
+    cfg = load_config([f"model_name_or_path={base}", "new_special_tokens=<|tool_a|>,<|tool_b|>"], verb="chat")
+    tok = load_tokenizer(cfg.model)
+    assert len(tok("<|tool_a|><|tool_b|>", add_special_tokens=False)["input_ids"]) == 2
+    model = load_model(cfg.model, tok, for_training=False)
+    assert model.get_input_embeddings().weight.shape[0] >= len(tok)

@@ -33,6 +33,8 @@ class ModelConfig:
     """Use the fast (Rust) tokenizer when the model provides one."""
     resize_vocab: bool = False
     """Resize the embeddings when the tokenizer has more tokens than the model."""
+    new_special_tokens: tuple[str, ...] = ()
+    """Special tokens added to the tokenizer (comma list); the embeddings grow, new rows start at the mean."""
     attn_implementation: str | None = None
     """Attention kernel passed to transformers (eager, sdpa, flash_attention_2, ...); None lets
     transformers choose. The LLaMA-Factory key ``flash_attn`` (auto|disabled|sdpa|fa2|fa3) maps here."""

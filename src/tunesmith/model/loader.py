@@ -32,8 +32,8 @@ def _model_name(model_cfg: ModelConfig) -> str:
 
 
 def new_special_tokens(model_cfg: ModelConfig) -> tuple[str, ...]:
-    """The ``new_special_tokens`` config key when the config schema has it (else none)."""
-    return tuple(getattr(model_cfg, "new_special_tokens", None) or ())
+    """The ``new_special_tokens`` config key."""
+    return tuple(model_cfg.new_special_tokens)
 
 
 def load_tokenizer(model_cfg: ModelConfig, *, path: str | None = None) -> Any:
