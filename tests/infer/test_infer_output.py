@@ -107,3 +107,12 @@ def test_engine_trims_forced_stop_string_and_counts_tokens(scripted, tiny_parts)
     assert whole.text == "hello STOP world" and whole.finish_reason == "stop"
     (cut,) = engine.generate([conv], SamplingParams(max_new_tokens=2))
     assert cut.finish_reason == "length" and cut.completion_tokens == 2
+
+
+def test_tiny_temperatures_decode_greedily() -> None:
+    """logits / 5e-192 overflow to inf (schemathesis found it): such temperatures are greedy decoding."""
+    from tunesmith.infer import SamplingParams
+
+    assert SamplingParams(do_sample=True, temperature=5.0479571832901e-192).greedy
+    assert SamplingParams(do_sample=True, temperature=1e-6).greedy
+    assert not SamplingParams(do_sample=True, temperature=1e-4).greedy

@@ -10,6 +10,10 @@ if TYPE_CHECKING:
     from tunesmith.config import GenerateConfig
 
 
+GREEDY_TEMPERATURE = 1e-5
+"""Temperatures below this decode greedily."""
+
+
 @dataclass(frozen=True)
 class SamplingParams:
     """Decoding settings of one request (defaults: greedy, 512 new tokens)."""
@@ -19,7 +23,7 @@ class SamplingParams:
     do_sample: bool = False
     """Sample the next token; false decodes greedily (or with beam search)."""
     temperature: float = 1.0
-    """Sampling temperature; 0 means greedy decoding whatever ``do_sample`` says."""
+    """Sampling temperature; 0 (or anything below 1e-5) means greedy decoding whatever ``do_sample`` says."""
     top_p: float = 1.0
     """Nucleus sampling threshold."""
     top_k: int = 0
@@ -57,7 +61,8 @@ class SamplingParams:
 
     @property
     def greedy(self) -> bool:
-        return not self.do_sample or self.temperature == 0
+        # below GREEDY_TEMPERATURE, logits / temperature overflow to inf: that is greedy decoding (as vLLM does)
+        return not self.do_sample or self.temperature < GREEDY_TEMPERATURE
 
     @classmethod
     def from_config(cls, generate: GenerateConfig, **overrides: Any) -> SamplingParams:

@@ -121,7 +121,7 @@ class SamplingFields(_Request):
         default=None, ge=0, le=1_000_000, description="Extension: sample among the top k."
     )
     repetition_penalty: float | None = Field(
-        default=None, gt=0, le=10, description="Extension (HF semantics)."
+        default=None, ge=0.01, le=10, description="Extension (HF semantics); tiny values overflow the logits."
     )
     presence_penalty: float | None = Field(default=None, ge=-2, le=2, description="Only 0 is supported.")
     frequency_penalty: float | None = Field(default=None, ge=-2, le=2, description="Only 0 is supported.")
