@@ -28,8 +28,9 @@ from tunesmith.templates.declarative_parts import (
     tools_text,
 )
 from tunesmith.templates.messages import Conversation, Message
+from tunesmith.templates.snippets import SnippetRunner, ToolSnippets
 
-__all__ = ["DeclarativeTemplate", "ReasoningSpec", "SystemStyle", "ToolDefinitions"]
+__all__ = ["DeclarativeTemplate", "ReasoningSpec", "SystemStyle", "ToolDefinitions", "ToolSnippets"]
 
 PLACEHOLDER_TOKENS = ("bos_token", "eos_token")
 SystemStyle = Literal["turn", "merge", "reject"]
@@ -47,6 +48,7 @@ _TOKEN_FIELDS = (
     "merge_system",
     "tools_system",
     "tools_in_first_user",
+    "tools_block",
 )
 
 
@@ -66,6 +68,8 @@ class DeclarativeTemplate:
     default_system: str | None = None
     """System text when the conversation has no system message (``{date}`` allowed). ``""`` makes the
     system turn unconditional (Llama 3.1: the turn with the dates is always written)."""
+    default_system_with_tools: bool = True
+    """False: with tool definitions the default system prompt is not written (Hermes 3's tool_use template)."""
     system_content: str = "{system}"
     """What the system format's ``{content}`` holds when no tools are given: ``{system}`` is the system
     text, ``{date}`` the date (Llama 3.1: ``"Cutting Knowledge Date: …\\nToday Date: {date}\\n\\n{system}"``)."""
@@ -107,6 +111,18 @@ class DeclarativeTemplate:
     ``{tools}`` and ``{content}``; a conversation whose first message after the system is not a user
     message is refused."""
     tool_definitions: ToolDefinitions = "json_lines"
+    tools_block: str | None = None
+    """A turn of its own for the tool definitions (placeholder ``{tools}``), written where
+    ``tools_block_at`` says; the system turn is then unchanged by tools."""
+    tools_block_at: Literal["start", "last_user"] = "start"
+    """``start``: right after the prefix, before the system turn (Granite 3.0, Hermes 2 Pro);
+    ``last_user``: right before the last user message (Mistral's ``[AVAILABLE_TOOLS]``)."""
+    snippets: ToolSnippets | None = None
+    """Jinja macros for tool parts that strings cannot express (:mod:`tunesmith.templates.snippets`)."""
+    drop_empty_messages: bool = False
+    """Messages whose text is empty (and carry no rendered tool calls) are not written at all (GLM-4)."""
+    alternate_skips_tools: bool = False
+    """The alternation check skips tool results and assistant messages with tool calls (Mistral)."""
     tool_content_json: bool = False
     """Tool results are written as JSON strings, quotes included (Llama 3.x: ``content | tojson``)."""
     tool_call_separator: str = "\n"
@@ -146,7 +162,7 @@ class DeclarativeTemplate:
                 self._substitute(self.tool_group[0]),
                 self._substitute(self.tool_group[1]),
             )
-        return replace(self, **changes, tokens={})
+        return replace(self, **changes)
 
     def _substitute(self, text: str) -> str:
         for key in PLACEHOLDER_TOKENS:
@@ -192,7 +208,9 @@ class DeclarativeTemplate:
     @property
     def ignores_tools(self) -> bool:
         """Tool definitions and calls are ignored (as the official template does)."""
-        return self.without_tools == "ignore" and (self.tool_format is None or self.tools_system is None)
+        if self.without_tools != "ignore":
+            return False
+        return self.tool_format is None or (self.tools_system is None and self.tools_block is None)
 
     @cached_property
     def stop_strings(self) -> tuple[str, ...]:  # type: ignore[override]
@@ -236,10 +254,14 @@ class DeclarativeTemplate:
         return self.default_date if self.default_date is not None else today(self.date_format)
 
     def _check_roles(self, messages: Sequence[Message], offset: int) -> None:
+        turn = 0
         for k, m in enumerate(messages):
             where = f"messages[{k + offset}]"
-            if self.alternate_error and (m.role == "user") != (k % 2 == 0):
-                raise TemplateError(f"template {self.name!r}: {self.alternate_error} ({where})")
+            skipped = self.alternate_skips_tools and (m.role == "tool" or bool(m.tool_calls))
+            if self.alternate_error and not skipped:
+                if (m.role == "user") != (turn % 2 == 0):
+                    raise TemplateError(f"template {self.name!r}: {self.alternate_error} ({where})")
+                turn += 1
             if m.role == "system" and not self.inner_system:
                 raise TemplateError(
                     f"template {self.name!r}: a system message is only allowed first ({where})"
@@ -256,23 +278,25 @@ class DeclarativeTemplate:
                     raise TemplateError(f"template {self.name!r}: {self.single_tool_call_error} ({where})")
 
     def _system_text(
-        self, msgs: Sequence[Message], tools: list[dict[str, Any]] | None, date: str
+        self, msgs: Sequence[Message], tools: list[dict[str, Any]] | None, definitions: str, date: str
     ) -> str | None:
         """The text the system format wraps (None: no system turn)."""
         system_text = self._text(msgs[0], 0) if msgs and msgs[0].role == "system" else None
         if system_text is not None and self.system_style == "reject":
             raise TemplateError(f"template {self.name!r}: {self.reject_system_message}")
-        if system_text is None and self.system_style != "reject" and self.default_system is not None:
+        default = self.default_system is not None and (self.default_system_with_tools or not tools)
+        if system_text is None and self.system_style != "reject" and default:
             system_text = fill(self.default_system, date=date)
         if tools:
-            if self.tools_system is None or self.tool_format is None:
+            if self.tool_format is None or (self.tools_system is None and self.tools_block is None):
                 raise TemplateError(
                     f"template {self.name!r} cannot render tool definitions declaratively; "
                     "use the model's own chat template (template: jinja) for tools"
                 )
-            definitions = "" if self.tools_in_first_user else tools_text(self.tool_definitions, tools)
-            sys_part = "" if system_text is None else system_text + self.tools_system_sep
-            return fill(self.tools_system, system=sys_part, tools=definitions, date=date)
+            if self.tools_system is not None:
+                in_system = "" if self.tools_in_first_user or self.tools_block else definitions
+                sys_part = "" if system_text is None else system_text + self.tools_system_sep
+                return fill(self.tools_system, system=sys_part, tools=in_system, date=date)
         if system_text is None:
             return None
         return fill(self.system_content, system=system_text, date=date)
@@ -298,8 +322,13 @@ class DeclarativeTemplate:
 
         body_offset = 1 if msgs and msgs[0].role == "system" else 0
         body = msgs[body_offset:]
-        system_text = self._system_text(msgs, tools, self._date(options))
         self._check_roles(body, body_offset)
+        runner = self._snippet_runner(body, tools)
+        definitions = ""
+        if tools:
+            snip = runner is not None and runner.has("definitions")
+            definitions = runner.definitions() if snip else tools_text(self.tool_definitions, tools)  # type: ignore[union-attr]
+        system_text = self._system_text(msgs, tools, definitions, self._date(options))
         first_user_tools = None
         if tools and self.tools_in_first_user is not None:
             if not body or body[0].role != "user":
@@ -307,9 +336,15 @@ class DeclarativeTemplate:
                     f"template {self.name!r} puts the tool definitions in the first user message; "
                     f"messages[{body_offset}] is not a user message"
                 )
-            first_user_tools = tools_text(self.tool_definitions, tools)
+            first_user_tools = definitions
+        block = fill(self.tools_block, tools=definitions) if tools and self.tools_block is not None else None
+        block_before = -1
+        if block is not None and self.tools_block_at == "last_user":
+            block_before = max((k for k, m in enumerate(body) if m.role == "user"), default=-1)
 
         emit(self.prefix, 0, "prefix")
+        if block is not None and self.tools_block_at == "start":
+            emit(block, 0, "tools")
         merge_into_first_user = None
         if system_text is not None and not (self.skip_empty_system and not system_text):
             if self.system_style == "merge":
@@ -321,6 +356,14 @@ class DeclarativeTemplate:
         for k, m in enumerate(body):
             i = k + body_offset
             is_last = k == len(body) - 1
+            if (
+                self.drop_empty_messages
+                and not self._text(m, i)
+                and not (m.tool_calls and not self.ignores_tools)
+            ):
+                continue
+            if k == block_before:
+                emit(block or "", i, "tools")
             if m.role == "user":
                 text = self._text(m, i, strip=False if self.strip_merged else None)
                 if first_user_tools is not None:
@@ -337,8 +380,9 @@ class DeclarativeTemplate:
                 if text or not self.skip_empty_system:
                     emit(self.system.replace("{content}", text), i, "system")
             elif m.role == "assistant":
-                emit(self.assistant_header, i, "assistant_header")
-                trained = self._assistant_body(m, i, k > last_query, is_last) + self.assistant_end
+                header = runner.header(k) if runner and runner.has("header") else self.assistant_header
+                emit(header, i, "assistant_header")
+                trained = self._assistant_body(m, i, k > last_query, is_last, runner, k) + self.assistant_end
                 weight = 1.0 if m.loss_weight is None else m.loss_weight
                 stripped = trained.rstrip()
                 if (
@@ -350,6 +394,8 @@ class DeclarativeTemplate:
                     emit(trained[len(stripped) :], i, "assistant_tail")
                 else:
                     emit(trained, i, "assistant", True, weight)
+            elif m.role == "tool" and runner is not None and runner.has("tool"):
+                emit(runner.tool(k), i, "tool")
             elif m.role == "tool":
                 first = k == 0 or body[k - 1].role != "tool"
                 last = is_last or body[k + 1].role != "tool"
@@ -388,7 +434,25 @@ class DeclarativeTemplate:
                 return k
         return len(body) - 1
 
-    def _assistant_body(self, m: Message, index: int, after_last_query: bool, is_last: bool) -> str:
+    def _snippet_runner(
+        self, body: Sequence[Message], tools: list[dict[str, Any]] | None
+    ) -> SnippetRunner | None:
+        if self.snippets is None:
+            return None
+        from tunesmith.templates.jinja_env import normalise_messages
+
+        dicts = normalise_messages([m.to_template_dict() for m in body])
+        return SnippetRunner(self.snippets, self.name, self.tokens, dicts, tools)
+
+    def _assistant_body(
+        self,
+        m: Message,
+        index: int,
+        after_last_query: bool,
+        is_last: bool,
+        runner: SnippetRunner | None = None,
+        k: int = 0,
+    ) -> str:
         content = self._text(m, index)
         r = self.reasoning
         if r is not None:
@@ -405,6 +469,8 @@ class DeclarativeTemplate:
                 rs = reasoning.strip("\n") if r.strip else reasoning
                 cs = content.lstrip("\n") if r.strip else content
                 content = r.open + rs + r.close + cs
+        if m.tool_calls and self.tool_format is not None and runner is not None and runner.has("calls"):
+            return runner.calls(k, content)
         if m.tool_calls and self.tool_format is not None:
             from tunesmith.templates.tools import get_tool_format
 

@@ -74,7 +74,13 @@ def declarative_to_jinja(t: DeclarativeTemplate) -> str:
         return " | trim" if t.strips(role) else ""
 
     _content_macro(t, a)
-    a("{%- set ns = namespace(system=none, offset=0, merge=none, ftools=none, last_query=-1, found=false) %}")
+    if t.snippets is not None:
+        a(t.snippets.source())
+        a(f"{{%- set ts_state = {t.snippets.state_literal()} %}}")
+    a(
+        "{%- set ns = namespace(system=none, offset=0, merge=none, ftools=none, last_query=-1, found=false,"
+        " block=none, block_at=-1) %}"
+    )
     if any("{date}" in (s or "") for s in (t.default_system, t.system_content, t.tools_system)):
         default = lit(t.default_date) if t.default_date is not None else f"strftime_now({lit(t.date_format)})"
         a(
@@ -88,13 +94,20 @@ def declarative_to_jinja(t: DeclarativeTemplate) -> str:
         a(f"{{%- if ns.system is not none %}}{_raise(t.reject_system_message)}{{%- endif %}}")
     elif t.default_system is not None:
         a(
-            f"{{%- if ns.system is none %}}{{%- set ns.system = {_fill(t.default_system, date='date')} %}}{{%- endif %}}"
+            f"{{%- if ns.system is none{'' if t.default_system_with_tools else ' and not tools'} %}}"
+            f"{{%- set ns.system = {_fill(t.default_system, date='date')} %}}{{%- endif %}}"
         )
     _tools_block(t, a)
     a("{%- set body = messages[ns.offset:] %}")
     _checks(t, a)
     if t.prefix:
         a(f"{{{{- {_fill(t.prefix)} }}}}")
+    if t.tools_block is not None and t.tools_block_at == "start":
+        a("{%- if ns.block is not none %}{{- ns.block }}{%- endif %}")
+    elif t.tools_block is not None:
+        a(
+            "{%- for m in body %}{%- if m.role == 'user' %}{%- set ns.block_at = loop.index0 %}{%- endif %}{%- endfor %}"
+        )
     cond = "ns.system is not none" + (" and ns.system" if t.skip_empty_system else "")
     a(f"{{%- if {cond} %}}")
     if t.system_style == "merge":
@@ -117,6 +130,13 @@ def declarative_to_jinja(t: DeclarativeTemplate) -> str:
         a("{%- endfor %}")
     a("{%- for m in body %}")
     a("{%- set i = loop.index0 %}")
+    if t.drop_empty_messages:
+        calls = "false" if t.ignores_tools else "m.tool_calls"
+        a(
+            f"{{%- if not content_text(m.content){trim('assistant')} and not {calls} %}}{{%- continue %}}{{%- endif %}}"
+        )
+    if t.tools_block is not None and t.tools_block_at == "last_user":
+        a("{%- if i == ns.block_at and ns.block is not none %}{{- ns.block }}{%- endif %}")
     a("{%- if m.role == 'user' %}")
     a(f"{{%- set text = content_text(m.content){'' if t.strip_merged else trim('user')} %}}")
     if t.tools_in_first_user is not None:
@@ -141,12 +161,18 @@ def declarative_to_jinja(t: DeclarativeTemplate) -> str:
     )
     a("{%- endif %}")
     a("{%- elif m.role == 'assistant' %}")
-    if t.assistant_header:
+    if t.snippets is not None and t.snippets.has("header"):
+        a("{{- ts_header(m, i, body, tools, ts_state) }}")
+    elif t.assistant_header:
         a(f"{{{{- {_fill(t.assistant_header)} }}}}")
     a(f"{{%- set content = content_text(m.content){trim('assistant')} %}}")
     if r is not None:
         _reasoning(t, a)
-    if t.tool_format is not None:
+    if t.tool_format is not None and t.snippets is not None and t.snippets.has("calls"):
+        a(
+            "{%- if m.tool_calls %}{%- set content = ts_calls(m, content, i, body, tools, ts_state) %}{%- endif %}"
+        )
+    elif t.tool_format is not None:
         a("{%- if m.tool_calls %}")
         snippet = _TOOL_CALL_JINJA.get(t.tool_format)
         if snippet is None:
@@ -162,16 +188,10 @@ def declarative_to_jinja(t: DeclarativeTemplate) -> str:
         a("{%- endif %}")
     a(f"{{{{- content + {_fill(t.assistant_end)} }}}}")
     a("{%- elif m.role == 'tool' %}")
-    if t.tool_group:
-        a(
-            f"{{%- if loop.first or body[i - 1].role != 'tool' %}}{{{{- {_fill(t.tool_group[0])} }}}}{{%- endif %}}"
-        )
-    result = "(m.content | tojson)" if t.tool_content_json else "content_text(m.content)" + trim("tool")
-    a(f"{{{{- {_fill(t.tool, content=result)} }}}}")
-    if t.tool_group:
-        a(
-            f"{{%- if loop.last or body[i + 1].role != 'tool' %}}{{{{- {_fill(t.tool_group[1])} }}}}{{%- endif %}}"
-        )
+    if t.snippets is not None and t.snippets.has("tool"):
+        a("{{- ts_tool(m, i, body, tools, ts_state) }}")
+    else:
+        _tool_result(t, a)
     a("{%- endif %}")
     a("{%- endfor %}")
     a("{%- if add_generation_prompt %}")
@@ -185,6 +205,20 @@ def declarative_to_jinja(t: DeclarativeTemplate) -> str:
         a(f"{{%- else %}}{{{{- {_fill(t.suffix)} }}}}")
     a("{%- endif %}")
     return "\n".join(j) + "\n"
+
+
+def _tool_result(t: DeclarativeTemplate, a) -> None:
+    trim = " | trim" if t.strips("tool") else ""
+    if t.tool_group:
+        a(
+            f"{{%- if loop.first or body[i - 1].role != 'tool' %}}{{{{- {_fill(t.tool_group[0])} }}}}{{%- endif %}}"
+        )
+    result = "(m.content | tojson)" if t.tool_content_json else "content_text(m.content)" + trim
+    a(f"{{{{- {_fill(t.tool, content=result)} }}}}")
+    if t.tool_group:
+        a(
+            f"{{%- if loop.last or body[i + 1].role != 'tool' %}}{{{{- {_fill(t.tool_group[1])} }}}}{{%- endif %}}"
+        )
 
 
 def _content_macro(t: DeclarativeTemplate, a) -> None:
@@ -210,18 +244,26 @@ def _tools_block(t: DeclarativeTemplate, a) -> None:
             a(f"{{%- if ns.system is not none %}}{set_plain}{{%- endif %}}")
         return
     a("{%- if tools %}")
-    if t.tools_system is None or t.tool_format is None:
+    if t.tool_format is None or (t.tools_system is None and t.tools_block is None):
         a(_raise(f"template {t.name} cannot render tool definitions"))
     else:
         a("{%- set tt = namespace(t='') %}")
-        a(_TOOLS_JINJA[t.tool_definitions])
-        a(f"{{%- set sys_part = '' if ns.system is none else ns.system + {lit(t.tools_system_sep)} %}}")
-        tools_expr = "''" if t.tools_in_first_user is not None else "tt.t"
-        a(
-            f"{{%- set ns.system = {_fill(t.tools_system, system='sys_part', tools=tools_expr, date='date')} %}}"
-        )
+        if t.snippets is not None and t.snippets.has("definitions"):
+            a("{%- set tt.t = ts_definitions(tools) %}")
+        else:
+            a(_TOOLS_JINJA[t.tool_definitions])
+        if t.tools_system is not None:
+            a(f"{{%- set sys_part = '' if ns.system is none else ns.system + {lit(t.tools_system_sep)} %}}")
+            in_system = "''" if t.tools_in_first_user is not None or t.tools_block is not None else "tt.t"
+            a(
+                f"{{%- set ns.system = {_fill(t.tools_system, system='sys_part', tools=in_system, date='date')} %}}"
+            )
+        elif plain:
+            a(f"{{%- if ns.system is not none %}}{set_plain}{{%- endif %}}")
         if t.tools_in_first_user is not None:
             a("{%- set ns.ftools = tt.t %}")
+        if t.tools_block is not None:
+            a(f"{{%- set ns.block = {_fill(t.tools_block, tools='tt.t')} %}}")
     if plain:
         a(f"{{%- elif ns.system is not none %}}{set_plain}")
     a("{%- endif %}")
@@ -229,8 +271,15 @@ def _tools_block(t: DeclarativeTemplate, a) -> None:
 
 def _checks(t: DeclarativeTemplate, a) -> None:
     """The inputs render() refuses, refused the same way."""
+    a("{%- set alt = namespace(n=0) %}")
     a("{%- for m in body %}")
-    if t.alternate_error:
+    if t.alternate_error and t.alternate_skips_tools:
+        a(
+            "{%- if not (m.role == 'tool' or m.tool_calls) %}"
+            f"{{%- if (m.role == 'user') != (alt.n % 2 == 0) %}}{_raise(t.alternate_error)}{{%- endif %}}"
+            "{%- set alt.n = alt.n + 1 %}{%- endif %}"
+        )
+    elif t.alternate_error:
         a(
             f"{{%- if (m.role == 'user') != (loop.index0 % 2 == 0) %}}{_raise(t.alternate_error)}{{%- endif %}}"
         )
