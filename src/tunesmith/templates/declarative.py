@@ -405,7 +405,7 @@ class DeclarativeTemplate:
                 if self.tool_group and last:
                     emit(self.tool_group[1], i, "tool")
         if add_generation_prompt:
-            gen = self.generation_header
+            gen = runner.generation() if runner and runner.has("generation") else self.generation_header
             if self.reasoning is not None and options.enable_thinking is False:
                 gen += self.reasoning.off_generation
             emit(gen, len(msgs), "generation_prompt")

@@ -195,7 +195,10 @@ def declarative_to_jinja(t: DeclarativeTemplate) -> str:
     a("{%- endif %}")
     a("{%- endfor %}")
     a("{%- if add_generation_prompt %}")
-    a(f"{{{{- {_fill(t.generation_header)} }}}}")
+    if t.snippets is not None and t.snippets.has("generation"):
+        a("{{- ts_generation(body, tools, ts_state) }}")
+    else:
+        a(f"{{{{- {_fill(t.generation_header)} }}}}")
     if r is not None:
         a(
             "{%- if enable_thinking is defined and enable_thinking is false %}"

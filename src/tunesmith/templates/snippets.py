@@ -20,6 +20,9 @@ Each macro receives what the official template would see:
 ``tool(m, i, body, tools, state)``
     The whole (masked) text of the tool message ``body[i]``; replaces ``tool`` and ``tool_group``.
 
+``generation(body, tools, state)``
+    The generation prompt (replaces ``generation_prompt``; DeepSeek V3 writes none after tool results).
+
 ``m`` is the message as transformers passes it (OpenAI dict, ``None`` values dropped), ``body`` the
 messages after the leading system message, ``state`` a namespace shared by all calls of one render
 (initialised from :attr:`ToolSnippets.state`) for templates that carry flags across messages.
@@ -43,6 +46,7 @@ SIGNATURES: Mapping[str, str] = {
     "header": "m, i, body, tools, state",
     "calls": "m, content, i, body, tools, state",
     "tool": "m, i, body, tools, state",
+    "generation": "body, tools, state",
 }
 
 
@@ -54,6 +58,7 @@ class ToolSnippets:
     header: str | None = None
     calls: str | None = None
     tool: str | None = None
+    generation: str | None = None
     helpers: str = ""
     """Extra macros the bodies call (Hermes' ``json_to_python_type``), pasted before them."""
     state: Mapping[str, Any] = field(default_factory=dict)
@@ -124,6 +129,9 @@ class SnippetRunner:
 
     def calls(self, i: int, content: str) -> str:
         return self._call("calls", self.body[i], content, i, self.body, self.tools, self.state)
+
+    def generation(self) -> str:
+        return self._call("generation", self.body, self.tools, self.state)
 
     def tool(self, i: int) -> str:
         return self._call("tool", self.body[i], i, self.body, self.tools, self.state)
