@@ -228,8 +228,6 @@ KNOWN_DIFFERENCES = [
     ("cohere", "aya-23-35b", {}, set()),
     ("cohere2", "c4ai-command-r7b-12-2024", {}, TOOLS),
     ("granite3", "granite-3_0-2b-instruct", {}, TOOLS),
-    ("smollm3", "smollm3-3b", {}, {"empty_system", "cjk_emoji_whitespace"}),
-    ("smollm3_nothink", "smollm3-3b", {"enable_thinking": False}, {"empty_system", "cjk_emoji_whitespace"}),
     ("hermes", "hermes-2-pro-mistral-7b", {}, set()),
 ]
 
@@ -251,3 +249,39 @@ def test_documented_differences_from_official(catalog: Catalog, name, stem, kwar
         f"{name} vs {stem}: now differs on {sorted(failing)}, documented {sorted(differs)}; "
         "update the family file's notes (and give it a reference if it now passes everything)"
     )
+
+
+def test_smollm3_thinking_switch_renders_the_official_off_mode(catalog: Catalog) -> None:
+    """enable_thinking=False on smollm3 renders what the official template renders with that flag."""
+    from tunesmith.templates.base import RenderOptions, TemplateError
+    from tunesmith.templates.messages import Conversation
+    from tunesmith.testing.template_tokenizers import tokenizer_from_template_spec
+
+    tok = tokenizer_from_template_spec(
+        json.loads(shared_path("chat_templates", "smollm3-3b.json").read_text())
+    )
+    template = catalog.template("smollm3").bind(tok.special_tokens_map)
+    off = RenderOptions(enable_thinking=False, extra={"enable_thinking": False})
+    results = run_battery(
+        template,
+        tok,
+        shapes=[dataclasses.replace(s, kwargs={"enable_thinking": False}) for s in battery()],
+        options=off,
+    )
+    assert all(r.ok for r in results), [r for r in results if not r.ok]
+    exported = template.to_jinja()
+    msgs = [{"role": "user", "content": "Hi"}]
+    for flag in (True, False):
+        ours = template.render(
+            Conversation.from_openai(msgs),
+            add_generation_prompt=True,
+            options=RenderOptions(enable_thinking=flag),
+        ).text
+        theirs = tok.apply_chat_template(
+            msgs, chat_template=exported, add_generation_prompt=True, tokenize=False, enable_thinking=flag
+        )
+        assert ours == theirs
+    with pytest.raises(TemplateError, match="/no_think"):
+        template.render(
+            Conversation.from_openai([{"role": "system", "content": "Be brief /no_think"}, *msgs])
+        )

@@ -10,6 +10,7 @@ A table (template x shape) is printed at the end of the run.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -83,7 +84,10 @@ def test_declarative_matches_official(name: str, entry, conformance_rows: dict) 
     spec = json.loads(shared_path("chat_templates", f"{entry.reference}.json").read_text())
     tok = tokenizer_from_template_spec(spec)
     template = entry.template.bind(tok.special_tokens_map)
-    results = run_battery(template, tok, shapes=battery(_specials(tok)))
+    shapes = [
+        dataclasses.replace(s, kwargs={**s.kwargs, **entry.reference_kwargs}) for s in battery(_specials(tok))
+    ]
+    results = run_battery(template, tok, shapes=shapes)
     _assert_all_ok(f"decl:{name}", results, conformance_rows)
 
 

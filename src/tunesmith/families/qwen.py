@@ -98,7 +98,9 @@ QWEN3_NOTHINK = replace(
     QWEN3,
     name="qwen3_nothink",
     generation_prompt="<|im_start|>assistant\n<think>\n\n</think>\n\n",
-    notes="Qwen3 with thinking switched off for generation.",
+    reasoning=replace(QWEN3.reasoning, off_generation=""),  # already off: enable_thinking=False adds nothing
+    notes="Qwen3 with thinking switched off for generation: the official Qwen3 template rendered with "
+    "enable_thinking=False.",
 )
 
 FAMILY = Family(
@@ -129,7 +131,9 @@ FAMILY = Family(
         "qwen2_5": "qwen2_5-7b-instruct",
         "qwq": "qwq-32b",
         "qwen3": "qwen3-0_6b",
+        "qwen3_nothink": "qwen3-0_6b",
     },
+    reference_kwargs={"qwen3_nothink": {"enable_thinking": False}},
     groups=(
         ModelGroup("Qwen2-0.5B-Instruct", "Qwen/Qwen2-0.5B-Instruct", "Qwen/Qwen2-0.5B-Instruct", "qwen2"),
         ModelGroup("Qwen2-1.5B-Instruct", "Qwen/Qwen2-1.5B-Instruct", "Qwen/Qwen2-1.5B-Instruct", "qwen2"),

@@ -5,14 +5,13 @@ Conformance against the shared corpus (template x battery shape):
 * ``smollm2`` passes the whole battery against smollm2-135m-instruct (its reference). Like the official
   template it ignores ``tools=`` and tool calls (``without_tools="ignore"``) and writes tool results as
   ``<|im_start|>tool`` turns.
-* ``smollm3`` vs smollm3-3b (thinking on, the official default): passes 12 of 14 shapes (tools are
-  ignored, tool calls dropped and tool results written as ``user`` turns, as the official). Differs on
-  ``empty_system`` (the official treats an empty system prompt like a missing one and writes the default
-  instructions — the spec has no "empty system falls back to the default" switch) and on
-  ``cjk_emoji_whitespace`` (the official writes assistant content ``lstrip('\\n')`` — the spec has no
-  one-sided strip). Also not expressed: ``/think`` / ``/no_think`` flags inside the system prompt
-  switch the mode and are removed from it, and the system prompt is ``rstrip()``-ed. ``smollm3_nothink`` is the same with thinking
-  off (``enable_thinking=False``); checked with that flag it differs on the same two shapes.
+* ``smollm3`` (thinking on, the official default) and ``smollm3_nothink`` (the official template with
+  ``enable_thinking=False``) pass the whole battery against smollm3-3b. Like the official template they
+  ignore ``tools=``, drop tool calls and write tool results as ``user`` turns; an empty system prompt
+  means the default one; the system prompt is ``rstrip()``-ed and assistant text ``lstrip("\\n")``-ed.
+  ``enable_thinking=False`` with ``smollm3`` renders ``smollm3_nothink`` (as the official switch does).
+  ``/think`` / ``/no_think`` inside a system prompt switch the official template's mode and are removed
+  from the text; these templates refuse such a system prompt with an error instead of guessing.
   The official template never renders a message's reasoning field (nor do these templates): SmolLM3
   reasoning data must carry ``<think>…</think>`` inside the assistant content.
 """
@@ -28,6 +27,12 @@ _CHATML = dict(
 )
 # SmolLM3's template ignores tools=, drops tool calls and writes tool results as user turns.
 _SMOLLM3_TOOLS = dict(tool="<|im_start|>user\n{content}<|im_end|>\n", without_tools="ignore")
+# An empty system prompt means the default one; the system prompt is rstrip()-ed, assistant text lstrip("\n")-ed.
+_SMOLLM3_TEXT = dict(
+    empty_system_default=True,
+    partial_strip={"system": "rstrip", "assistant": "lstrip_newlines"},
+    system_refuse=("/think", "/no_think"),
+)
 
 SMOLLM2 = DeclarativeTemplate(
     name="smollm2",
@@ -59,19 +64,6 @@ _SMOLLM3_THINK_DEFAULT = (
     "steps needed to reach the conclusion."
 )
 
-SMOLLM3 = DeclarativeTemplate(
-    name="smollm3",
-    system=_SMOLLM3_SYSTEM.format(mode="/think"),
-    default_system=_SMOLLM3_THINK_DEFAULT,
-    **_SMOLLM3_TOOLS,
-    notes=(
-        "SmolLM3 with thinking on (the official default). Differs from the official template on an empty "
-        "system prompt, on assistant content starting with newlines and on /think flags inside the system "
-        "prompt. Reasoning fields are not rendered (as the official): put <think>…</think> in content."
-    ),
-    **_CHATML,
-)
-
 SMOLLM3_NOTHINK = DeclarativeTemplate(
     name="smollm3_nothink",
     system=_SMOLLM3_SYSTEM.format(mode="/no_think"),
@@ -81,8 +73,23 @@ SMOLLM3_NOTHINK = DeclarativeTemplate(
     stop_words=("<|im_end|>",),
     family="smollm",
     **_SMOLLM3_TOOLS,
-    notes="SmolLM3 with thinking off (the official template with enable_thinking=False); same differences "
-    "as smollm3.",
+    **_SMOLLM3_TEXT,
+    notes="SmolLM3 with thinking off (the official template with enable_thinking=False).",
+)
+
+SMOLLM3 = DeclarativeTemplate(
+    name="smollm3",
+    system=_SMOLLM3_SYSTEM.format(mode="/think"),
+    default_system=_SMOLLM3_THINK_DEFAULT,
+    **_SMOLLM3_TOOLS,
+    **_SMOLLM3_TEXT,
+    thinking_off=SMOLLM3_NOTHINK,
+    notes=(
+        "SmolLM3 with thinking on (the official default); enable_thinking=False renders smollm3_nothink. "
+        "System prompts containing /think or /no_think are refused (the official template switches modes on "
+        "them). Reasoning fields are not rendered (as the official): put <think>…</think> in content."
+    ),
+    **_CHATML,
 )
 
 FAMILY = Family(
@@ -91,18 +98,15 @@ FAMILY = Family(
     default_template="smollm2",
     model_types=("smollm3",),
     architectures=("SmolLM3ForCausalLM",),
-    references={"smollm2": "smollm2-135m-instruct"},
+    references={"smollm2": "smollm2-135m-instruct", "smollm3": "smollm3-3b", "smollm3_nothink": "smollm3-3b"},
+    reference_kwargs={"smollm3_nothink": {"enable_thinking": False}},
     groups=(
         ModelGroup("SmolLM2-135M-Instruct", "HuggingFaceTB/SmolLM2-135M-Instruct", None, "smollm2"),
         ModelGroup("SmolLM2-360M-Instruct", "HuggingFaceTB/SmolLM2-360M-Instruct", None, "smollm2"),
         ModelGroup("SmolLM2-1.7B-Instruct", "HuggingFaceTB/SmolLM2-1.7B-Instruct", None, "smollm2"),
         ModelGroup("SmolLM3-3B", "HuggingFaceTB/SmolLM3-3B", None, "smollm3"),
     ),
-    notes=(
-        "smollm2 matches its official template on the whole battery; the SmolLM3 templates do not (empty system, "
-        "whitespace), so for SmolLM3 the model's own Jinja template — tunesmith's default whenever the "
-        "model ships one — is preferred. SmolLM2 has model_type 'llama' and is found by name, not detection."
-    ),
+    notes="SmolLM2 has model_type 'llama' and is found by name, not detection.",
 )
 
 

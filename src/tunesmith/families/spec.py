@@ -11,6 +11,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tunesmith.registry import Registry, RegistryError, iter_entry_point_plugins, load_plugin_file
 from tunesmith.templates.declarative import DeclarativeTemplate
@@ -42,6 +43,9 @@ class Family:
     references: Mapping[str, str] = field(default_factory=dict)
     """template name → file stem of its official chat template in the conformance corpus
     (../shared/chat_templates/<stem>.json), for the conformance tests."""
+    reference_kwargs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """template name → keyword arguments the reference is rendered with (``{"enable_thinking": False}``
+    for a template that is the official one with thinking switched off)."""
     composite: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
     """model_type → {"vision_tower": prefixes, "projector": prefixes, "language_model": prefixes}."""
     default_dtype: str | None = None
@@ -58,6 +62,7 @@ class TemplateEntry:
     template: DeclarativeTemplate
     family: str
     reference: str | None = None
+    reference_kwargs: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Catalog:
@@ -73,7 +78,9 @@ class Catalog:
         origin = self._origin
         self.families.register(family.name, family, origin=origin, replace=replace)
         for t in family.templates:
-            entry = TemplateEntry(t, family.name, family.references.get(t.name))
+            entry = TemplateEntry(
+                t, family.name, family.references.get(t.name), family.reference_kwargs.get(t.name, {})
+            )
             self.templates.register(t.name, entry, origin=origin, replace=replace)
         for g in family.groups:
             self.groups.register(g.name, (g, family.name), origin=origin, replace=replace)

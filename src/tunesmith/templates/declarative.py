@@ -84,6 +84,18 @@ class DeclarativeTemplate:
     strip_content: bool | tuple[str, ...] = False
     """Trim whitespace around message content: True for every role, or the roles to trim (Llama 3.1 trims
     system and user/assistant text but not tool results; Gemma 3 trims all but the system)."""
+    partial_strip: Mapping[str, Literal["rstrip", "lstrip_newlines"]] = field(default_factory=dict)
+    """One-sided trimming per role, where ``strip_content`` does not trim: ``rstrip`` (``text.rstrip()``) or
+    ``lstrip_newlines`` (``text.lstrip("\\n")``) — SmolLM3 right-trims the system prompt and drops leading
+    newlines of assistant content."""
+    system_refuse: tuple[str, ...] = ()
+    """Strings that, inside the system prompt, make the official template switch modes (SmolLM3's
+    ``/think`` and ``/no_think``): such a system prompt is refused with an error naming the alternative."""
+    thinking_off: DeclarativeTemplate | None = None
+    """The template rendered instead when thinking is switched off (``enable_thinking=False``), for families
+    whose official template changes more than the generation prompt (SmolLM3)."""
+    empty_system_default: bool = False
+    """An empty system message (after trimming) counts as none, so the default system prompt is written."""
     strip_merged: bool = False
     """Trim each user text after the system was merged into it (Llama 2 strips ``<<SYS>>…`` + text as a
     whole) instead of before merging."""
@@ -245,7 +257,12 @@ class DeclarativeTemplate:
         else:
             text = message.content
         strip = self.strips(message.role) if strip is None else strip
-        return text.strip() if strip else text
+        if strip:
+            return text.strip()
+        partial = self.partial_strip.get(message.role)
+        if partial == "rstrip":
+            return text.rstrip()
+        return text.lstrip("\n") if partial == "lstrip_newlines" else text
 
     def _date(self, options: RenderOptions) -> str:
         given = options.extra.get("date_string")
@@ -282,6 +299,14 @@ class DeclarativeTemplate:
     ) -> str | None:
         """The text the system format wraps (None: no system turn)."""
         system_text = self._text(msgs[0], 0) if msgs and msgs[0].role == "system" else None
+        if self.empty_system_default and not system_text:
+            system_text = None
+        for flag in self.system_refuse if system_text else ():
+            if flag in system_text:  # type: ignore[operator]
+                raise TemplateError(
+                    f"template {self.name!r}: {flag!r} in the system prompt switches the official template's mode; "
+                    "remove it and choose the mode with enable_thinking (or use the model's own template)"
+                )
         if system_text is not None and self.system_style == "reject":
             raise TemplateError(f"template {self.name!r}: {self.reject_system_message}")
         default = self.default_system is not None and (self.default_system_with_tools or not tools)
@@ -312,6 +337,9 @@ class DeclarativeTemplate:
         if resolved is not self:
             return resolved.render(conversation, add_generation_prompt=add_generation_prompt, options=options)
         options = options or RenderOptions()
+        if self.thinking_off is not None and options.enable_thinking is False:
+            variant = self.thinking_off.bind(self.tokens)
+            return variant.render(conversation, add_generation_prompt=add_generation_prompt, options=options)
         msgs = conversation.messages
         tools = None if self.ignores_tools else conversation.tools_list()
         segments: list[tuple[str, int, str, bool, float]] = []  # text, index, role, trainable, weight

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 
 from tunesmith.templates.declarative import DeclarativeTemplate
 
@@ -67,11 +68,19 @@ def _raise(message: str) -> str:
 
 
 def declarative_to_jinja(t: DeclarativeTemplate) -> str:
+    if t.thinking_off is not None:
+        return (
+            "{%- if enable_thinking is defined and enable_thinking is false %}\n"
+            + declarative_to_jinja(t.thinking_off)
+            + "{%- else %}\n"
+            + declarative_to_jinja(replace(t, thinking_off=None))
+            + "{%- endif %}\n"
+        )
     j: list[str] = []
     a = j.append
 
     def trim(role: str) -> str:
-        return " | trim" if t.strips(role) else ""
+        return _trim(t, role)
 
     _content_macro(t, a)
     if t.snippets is not None:
@@ -89,6 +98,12 @@ def declarative_to_jinja(t: DeclarativeTemplate) -> str:
         a("{%- endif %}")
     a("{%- if messages and messages[0].role == 'system' %}")
     a(f"{{%- set ns.system = content_text(messages[0].content){trim('system')} %}}{{%- set ns.offset = 1 %}}")
+    if t.empty_system_default:
+        a("{%- if not ns.system %}{%- set ns.system = none %}{%- endif %}")
+    for flag in t.system_refuse:
+        a(
+            f"{{%- if ns.system and {lit(flag)} in ns.system %}}{_raise(f'{flag} in the system prompt switches modes')}{{%- endif %}}"
+        )
     a("{%- endif %}")
     if t.system_style == "reject":
         a(f"{{%- if ns.system is not none %}}{_raise(t.reject_system_message)}{{%- endif %}}")
@@ -210,8 +225,16 @@ def declarative_to_jinja(t: DeclarativeTemplate) -> str:
     return "\n".join(j) + "\n"
 
 
+def _trim(t: DeclarativeTemplate, role: str) -> str:
+    """The Jinja suffix that trims a role's content as :meth:`DeclarativeTemplate._text` does."""
+    if t.strips(role):
+        return " | trim"
+    partial = t.partial_strip.get(role)
+    return {"rstrip": ".rstrip()", "lstrip_newlines": ".lstrip('\\n')"}.get(partial or "", "")
+
+
 def _tool_result(t: DeclarativeTemplate, a) -> None:
-    trim = " | trim" if t.strips("tool") else ""
+    trim = _trim(t, "tool")
     if t.tool_group:
         a(
             f"{{%- if loop.first or body[i - 1].role != 'tool' %}}{{{{- {_fill(t.tool_group[0])} }}}}{{%- endif %}}"
