@@ -285,3 +285,13 @@ def test_smollm3_thinking_switch_renders_the_official_off_mode(catalog: Catalog)
         template.render(
             Conversation.from_openai([{"role": "system", "content": "Be brief /no_think"}, *msgs])
         )
+
+
+def test_phi4_reasoning_drops_system_messages_with_a_warning(catalog: Catalog) -> None:
+    """The official Phi-4-reasoning template drops system messages; we render the same, but say so."""
+    from tunesmith.templates.messages import Conversation
+
+    msgs = [{"role": "system", "content": "Be terse."}, {"role": "user", "content": "Hi"}]
+    with pytest.warns(UserWarning, match="system messages are not written"):
+        text = catalog.template("phi4_reasoning").render(Conversation.from_openai(msgs)).text
+    assert "Be terse." not in text and text.endswith("<|im_start|>user<|im_sep|>Hi<|im_end|>")

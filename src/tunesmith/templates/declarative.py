@@ -12,6 +12,7 @@ same spec exports to a Jinja chat template (:mod:`tunesmith.templates.export`) t
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -33,7 +34,9 @@ from tunesmith.templates.snippets import SnippetRunner, ToolSnippets
 __all__ = ["DeclarativeTemplate", "ReasoningSpec", "SystemStyle", "ToolDefinitions", "ToolSnippets"]
 
 PLACEHOLDER_TOKENS = ("bos_token", "eos_token")
-SystemStyle = Literal["turn", "merge", "reject"]
+SystemStyle = Literal["turn", "merge", "reject", "drop"]
+"""Where the system prompt goes: its own turn, merged into the first user message, refused, or — only
+where the official template does the same (Phi-4-reasoning) — not written at all (with a warning)."""
 ROLES = ("system", "user", "assistant", "tool")
 _TOKEN_FIELDS = (
     "assistant",
@@ -279,7 +282,7 @@ class DeclarativeTemplate:
                 if (m.role == "user") != (turn % 2 == 0):
                     raise TemplateError(f"template {self.name!r}: {self.alternate_error} ({where})")
                 turn += 1
-            if m.role == "system" and not self.inner_system:
+            if m.role == "system" and not self.inner_system and self.system_style != "drop":
                 raise TemplateError(
                     f"template {self.name!r}: a system message is only allowed first ({where})"
                 )
@@ -309,6 +312,14 @@ class DeclarativeTemplate:
                 )
         if system_text is not None and self.system_style == "reject":
             raise TemplateError(f"template {self.name!r}: {self.reject_system_message}")
+        if self.system_style == "drop":
+            if any(m.role == "system" for m in msgs):
+                warnings.warn(
+                    f"template {self.name!r}: system messages are not written (as the official template); "
+                    "put instructions in the first user message to train on them",
+                    stacklevel=4,
+                )
+            return None
         default = self.default_system is not None and (self.default_system_with_tools or not tools)
         if system_text is None and self.system_style != "reject" and default:
             system_text = fill(self.default_system, date=date)
@@ -403,6 +414,8 @@ class DeclarativeTemplate:
                 if self.strip_merged:
                     text = text.strip()
                 emit(self.user.replace("{content}", text), i, "user")
+            elif m.role == "system" and self.system_style == "drop":
+                continue
             elif m.role == "system":
                 text = self._text(m, i)
                 if text or not self.skip_empty_system:

@@ -107,6 +107,8 @@ def declarative_to_jinja(t: DeclarativeTemplate) -> str:
     a("{%- endif %}")
     if t.system_style == "reject":
         a(f"{{%- if ns.system is not none %}}{_raise(t.reject_system_message)}{{%- endif %}}")
+    elif t.system_style == "drop":
+        a("{%- set ns.system = none %}")
     elif t.default_system is not None:
         a(
             f"{{%- if ns.system is none{'' if t.default_system_with_tools else ' and not tools'} %}}"
@@ -170,6 +172,8 @@ def declarative_to_jinja(t: DeclarativeTemplate) -> str:
         a("{%- set text = text | trim %}")
     a(f"{{{{- {_fill(t.user, content='text')} }}}}")
     a("{%- elif m.role == 'system' %}")
+    if t.system_style == "drop":
+        a("{%- continue %}")
     a(f"{{%- set text = content_text(m.content){trim('system')} %}}")
     a(
         f"{{%- if text{'' if t.skip_empty_system else ' or true'} %}}{{{{- {_fill(t.system, content='text')} }}}}"
@@ -309,7 +313,7 @@ def _checks(t: DeclarativeTemplate, a) -> None:
         a(
             f"{{%- if (m.role == 'user') != (loop.index0 % 2 == 0) %}}{_raise(t.alternate_error)}{{%- endif %}}"
         )
-    if not t.inner_system:
+    if not t.inner_system and t.system_style != "drop":
         a(f"{{%- if m.role == 'system' %}}{_raise('a system message is only allowed first')}{{%- endif %}}")
     if t.tool_format is None and t.without_tools == "raise":
         a(
