@@ -1,7 +1,7 @@
 """Mistral: Mistral-7B-Instruct v0.1/v0.2, Mixtral, Mistral-Nemo, Mistral-Small 3.2, Ministral 3."""
 
 from tunesmith.families.spec import Catalog, Family, ModelGroup
-from tunesmith.templates.declarative import DeclarativeTemplate
+from tunesmith.templates.declarative import DeclarativeTemplate, ToolSnippets
 
 _ALTERNATE = (
     "After the optional system message, conversation roles must alternate user/assistant/user/assistant/..."
@@ -23,7 +23,101 @@ MISTRAL = DeclarativeTemplate(
     ),
 )
 
-_NOT_YET = "Not supported declaratively yet (the model's own chat template, the default path, handles them): "
+_ID_ERROR = "{{- raise_exception('Tool call IDs should be alphanumeric strings with length 9!') }}"
+_ID_CHECK = (
+    "{%- if {x}.{f} is not defined or {x}.{f} is not string or {x}.{f}|length != 9 %}"
+    + _ID_ERROR
+    + "{%- endif %}"
+)
+
+# Mistral-Nemo (tekken v3): tool definitions written key by key (strings unescaped, "return" left out).
+_NEMO_SNIPPETS = ToolSnippets(
+    definitions="""
+{%- for tool in tools %}
+    {%- set tool = tool.function %}
+    {{- '{"type": "function", "function": {' }}
+    {%- for key, val in tool.items() if key != "return" %}
+        {%- if val is string %}
+            {{- '"' + key + '": "' + val + '"' }}
+        {%- else %}
+            {{- '"' + key + '": ' + val|tojson }}
+        {%- endif %}
+        {%- if not loop.last %}
+            {{- ", " }}
+        {%- endif %}
+    {%- endfor %}
+    {{- "}}" }}
+    {%- if not loop.last %}
+        {{- ", " }}
+    {%- endif %}
+{%- endfor %}""",
+    calls="""
+{{- "[TOOL_CALLS][" }}
+{%- for tool_call in m.tool_calls %}
+    {%- set out = tool_call.function|tojson %}
+    {{- out[:-1] }}
+    {%- if not tool_call.id is defined or tool_call.id|length != 9 %}"""
+    + _ID_ERROR
+    + """{%- endif %}
+    {{- ', "id": "' + tool_call.id + '"}' }}
+    {{- ", " if not loop.last else "]" }}
+{%- endfor %}""",
+    tool="""
+{%- if m.content is defined and m.content.content is defined %}
+    {%- set content = m.content.content %}
+{%- else %}
+    {%- set content = m.content %}
+{%- endif %}
+{{- '[TOOL_RESULTS]{"content": ' + content|string + ", " }}
+{%- if not m.tool_call_id is defined or m.tool_call_id|length != 9 %}"""
+    + _ID_ERROR
+    + """{%- endif %}
+{{- '"call_id": "' + m.tool_call_id + '"}[/TOOL_RESULTS]' }}""",
+)
+
+# Mistral-Small 3.2 (v11): [TOOL_CALLS]name[CALL_ID]id[ARGS]{...}, results with [TOOL_CONTENT].
+_SMALL_SNIPPETS = ToolSnippets(
+    definitions="{{- tools|tojson }}",
+    calls="""
+{%- for tool_call in m.tool_calls %}
+    {{- '[TOOL_CALLS]' + tool_call.function.name }}"""
+    + _ID_CHECK.replace("{x}", "tool_call").replace("{f}", "id")
+    + """
+    {{- '[CALL_ID]' + tool_call.id }}
+    {{- '[ARGS]' + tool_call['function']['arguments']|tojson }}
+{%- endfor %}""",
+    tool="""
+{%- if m.content is defined and m.content.content is defined %}
+    {%- set content = m.content.content %}
+{%- else %}
+    {%- set content = m.content %}
+{%- endif %}"""
+    + _ID_CHECK.replace("{x}", "m").replace("{f}", "tool_call_id")
+    + """
+{{- '[TOOL_RESULTS]' + m.tool_call_id + '[TOOL_CONTENT]' + content|string + '[/TOOL_RESULTS]' }}""",
+)
+
+# Ministral 3 (v13): content, then [TOOL_CALLS]name[ARGS]{...} per call; results without ids.
+_MINISTRAL3_SNIPPETS = ToolSnippets(
+    definitions="{{- tools|tojson }}",
+    calls="""
+{{- content }}
+{%- for tool in m.tool_calls %}
+    {{- '[TOOL_CALLS]' }}
+    {%- set arguments = tool['function']['arguments'] %}
+    {%- if arguments is not string %}
+        {%- set arguments = arguments|tojson|safe %}
+    {%- elif arguments == '' %}
+        {%- set arguments = '{}' %}
+    {%- endif %}
+    {{- tool['function']['name'] + '[ARGS]' + arguments }}
+{%- endfor %}""",
+    tool="{{- '[TOOL_RESULTS]' + m['content']|string + '[/TOOL_RESULTS]' }}",
+)
+_AVAILABLE_TOOLS = "[AVAILABLE_TOOLS]{tools}[/AVAILABLE_TOOLS]"
+_TOOLS_BEFORE_LAST_USER = dict(
+    tools_block=_AVAILABLE_TOOLS, tools_block_at="last_user", alternate_skips_tools=True
+)
 
 MISTRAL_NEMO = DeclarativeTemplate(
     name="mistral_nemo",
@@ -32,14 +126,18 @@ MISTRAL_NEMO = DeclarativeTemplate(
     assistant="{content}{eos_token}",
     generation_prompt="",
     alternate_error=_ALTERNATE,
-    system_style="reject",
-    reject_system_message="mistral_nemo: system prompts are not supported declaratively",
+    system_style="merge_last",
+    merge_system="{system}\n\n{content}",
     stop_words=("[TOOL_CALLS]",),
+    tool_format="mistral",
+    snippets=_NEMO_SNIPPETS,
+    **{**_TOOLS_BEFORE_LAST_USER, "tools_block": "[AVAILABLE_TOOLS][{tools}][/AVAILABLE_TOOLS]"},
     family="mistral",
-    notes=_NOT_YET
-    + "system prompts (the official template writes them into the last user turn, and only when that turn "
-    "is the conversation's last message), tools and tool results ([AVAILABLE_TOOLS] before the last user "
-    "turn, [TOOL_CALLS] with call ids, [TOOL_RESULTS] with call ids).",
+    notes="Mistral-Nemo-Instruct-2407 (tekken v3). As the official template: the system prompt is written "
+    "into the user message only when that message ends the conversation (otherwise it is not written: a "
+    "warning says so — for training data put instructions in the user turn); [AVAILABLE_TOOLS] before the "
+    "last user message; [TOOL_CALLS] with 9-character call ids (the text content of a tool-call message is "
+    "dropped); [TOOL_RESULTS] with call ids.",
 )
 
 MISTRAL_SMALL_SYSTEM = (
@@ -111,10 +209,14 @@ MISTRAL_SMALL = DeclarativeTemplate(
     user="[INST]{content}[/INST]",
     assistant="{content}{eos_token}",
     generation_prompt="",
+    tool_format="mistral_v11",
+    snippets=_SMALL_SNIPPETS,
+    **_TOOLS_BEFORE_LAST_USER,
     family="mistral",
-    notes=_NOT_YET + "the shapes 'tools' and 'parallel_tools' ([AVAILABLE_TOOLS] before the last user turn, "
-    "[TOOL_CALLS]name[CALL_ID]id[ARGS]{...}, [TOOL_RESULTS]); the alternation check skips tool turns there. "
-    "Every other battery shape renders as the official template (default system prompt with today's date).",
+    notes="Mistral-Small-3.2-24B-Instruct-2506: default system prompt with today's date; [AVAILABLE_TOOLS] "
+    "before the last user message; [TOOL_CALLS]name[CALL_ID]id[ARGS]{...} (text content of a tool-call "
+    "message dropped, as the official template); [TOOL_RESULTS]id[TOOL_CONTENT]...; the alternation check "
+    "skips tool turns.",
 )
 
 MINISTRAL3 = DeclarativeTemplate(
@@ -130,11 +232,16 @@ MINISTRAL3 = DeclarativeTemplate(
     user="[INST]{content}[/INST]",
     assistant="{content}{eos_token}",
     generation_prompt="",
+    tool_format="mistral_v13",
+    snippets=_MINISTRAL3_SNIPPETS,
+    tools_block=_AVAILABLE_TOOLS,
+    tools_block_at="after_system",
+    alternate_skips_tools=True,
     family="mistral",
-    notes=_NOT_YET
-    + "the shapes 'tools' and 'parallel_tools' ([AVAILABLE_TOOLS], [TOOL_CALLS]name[ARGS]{...}, "
-    "[TOOL_RESULTS]), and 'thinking' content chunks ([THINK]…[/THINK]; the official template ignores "
-    "reasoning_content). Every other battery shape renders as the official template.",
+    notes="Ministral-3 2512: default system prompt; [AVAILABLE_TOOLS] after the system prompt; content then "
+    "[TOOL_CALLS]name[ARGS]{...} per call; [TOOL_RESULTS]...[/TOOL_RESULTS]. Not expressed: 'thinking' "
+    "content chunks ([THINK]…[/THINK]; the official template ignores reasoning_content, so write reasoning "
+    "in the content).",
 )
 
 
@@ -160,7 +267,12 @@ FAMILY = Family(
         "Mistral3ForConditionalGeneration",
         "MinistralForCausalLM",
     ),
-    references={"mistral": "mistral-7b-instruct-v0_2"},
+    references={
+        "mistral": "mistral-7b-instruct-v0_2",
+        "mistral_nemo": "mistral-nemo-instruct-2407",
+        "mistral_small": "mistral-small-3_2-24b-instruct-2506",
+        "ministral3": "ministral-3-14b-reasoning-2512",
+    },
     notes=(
         "Mistral-7B-Instruct-v0.3 uses the tekken-v3 tool format (tool format 'mistral'); its chat template "
         "is not in the conformance corpus, so it renders with its own template unless 'mistral' is asked for."

@@ -34,9 +34,11 @@ from tunesmith.templates.snippets import SnippetRunner, ToolSnippets
 __all__ = ["DeclarativeTemplate", "ReasoningSpec", "SystemStyle", "ToolDefinitions", "ToolSnippets"]
 
 PLACEHOLDER_TOKENS = ("bos_token", "eos_token")
-SystemStyle = Literal["turn", "merge", "reject", "drop"]
-"""Where the system prompt goes: its own turn, merged into the first user message, refused, or — only
-where the official template does the same (Phi-4-reasoning) — not written at all (with a warning)."""
+SystemStyle = Literal["turn", "merge", "merge_last", "reject", "drop"]
+"""Where the system prompt goes: its own turn, merged into the first user message, merged into the user
+message only when that is the conversation's last message (Mistral-Nemo; otherwise not written), refused,
+or not written at all (Phi-4-reasoning). Where the official template drops the system prompt, so do we,
+with a warning."""
 ROLES = ("system", "user", "assistant", "tool")
 _TOKEN_FIELDS = (
     "assistant",
@@ -129,9 +131,10 @@ class DeclarativeTemplate:
     tools_block: str | None = None
     """A turn of its own for the tool definitions (placeholder ``{tools}``), written where
     ``tools_block_at`` says; the system turn is then unchanged by tools."""
-    tools_block_at: Literal["start", "last_user"] = "start"
+    tools_block_at: Literal["start", "after_system", "last_user"] = "start"
     """``start``: right after the prefix, before the system turn (Granite 3.0, Hermes 2 Pro);
-    ``last_user``: right before the last user message (Mistral's ``[AVAILABLE_TOOLS]``)."""
+    ``after_system``: right after the system turn (Ministral 3); ``last_user``: right before the last user
+    message (Mistral-Nemo and Mistral-Small ``[AVAILABLE_TOOLS]``)."""
     snippets: ToolSnippets | None = None
     """Jinja macros for tool parts that strings cannot express (:mod:`tunesmith.templates.snippets`)."""
     drop_empty_messages: bool = False
@@ -386,10 +389,18 @@ class DeclarativeTemplate:
             emit(block, 0, "tools")
         merge_into_first_user = None
         if system_text is not None and not (self.skip_empty_system and not system_text):
-            if self.system_style == "merge":
+            if self.system_style in ("merge", "merge_last"):
                 merge_into_first_user = system_text
+                if self.system_style == "merge_last" and not (body and body[-1].role == "user"):
+                    warnings.warn(
+                        f"template {self.name!r}: the system prompt is written only into a final user message "
+                        "(as the official template); this conversation ends otherwise, so it is not written",
+                        stacklevel=2,
+                    )
             else:
                 emit(self.system.replace("{content}", system_text), 0, "system")
+        if block is not None and self.tools_block_at == "after_system":
+            emit(block, 0, "tools")
 
         last_query = self._last_query_index(body)
         for k, m in enumerate(body):
@@ -408,7 +419,7 @@ class DeclarativeTemplate:
                 if first_user_tools is not None:
                     text = fill(self.tools_in_first_user or "", tools=first_user_tools, content=text)
                     first_user_tools = None
-                if merge_into_first_user is not None:
+                if merge_into_first_user is not None and (self.system_style == "merge" or is_last):
                     text = fill(self.merge_system, system=merge_into_first_user, content=text)
                     merge_into_first_user = None
                 if self.strip_merged:

@@ -121,17 +121,19 @@ def declarative_to_jinja(t: DeclarativeTemplate) -> str:
         a(f"{{{{- {_fill(t.prefix)} }}}}")
     if t.tools_block is not None and t.tools_block_at == "start":
         a("{%- if ns.block is not none %}{{- ns.block }}{%- endif %}")
-    elif t.tools_block is not None:
+    elif t.tools_block is not None and t.tools_block_at == "last_user":
         a(
             "{%- for m in body %}{%- if m.role == 'user' %}{%- set ns.block_at = loop.index0 %}{%- endif %}{%- endfor %}"
         )
     cond = "ns.system is not none" + (" and ns.system" if t.skip_empty_system else "")
     a(f"{{%- if {cond} %}}")
-    if t.system_style == "merge":
+    if t.system_style in ("merge", "merge_last"):
         a("{%- set ns.merge = ns.system %}")
     else:
         a(f"{{{{- {_fill(t.system, content='ns.system')} }}}}")
     a("{%- endif %}")
+    if t.tools_block is not None and t.tools_block_at == "after_system":
+        a("{%- if ns.block is not none %}{{- ns.block }}{%- endif %}")
     r = t.reasoning
     if r is not None and r.keep == "none":
         a("{%- set ns.last_query = body | length %}")
@@ -162,9 +164,11 @@ def declarative_to_jinja(t: DeclarativeTemplate) -> str:
             f"{{%- set text = {_fill(t.tools_in_first_user, tools='ns.ftools', content='text')} %}}"
             "{%- set ns.ftools = none %}{%- endif %}"
         )
-    if t.system_style == "merge":
+    if t.system_style in ("merge", "merge_last"):
         a(
-            "{%- if ns.merge is not none %}"
+            "{%- if ns.merge is not none"
+            + (" and loop.last" if t.system_style == "merge_last" else "")
+            + " %}"
             f"{{%- set text = {_fill(t.merge_system, system='ns.merge', content='text')} %}}"
             "{%- set ns.merge = none %}{%- endif %}"
         )
