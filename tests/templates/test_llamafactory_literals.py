@@ -33,6 +33,25 @@ LITERALS = {
         "<bos><start_of_turn>user\nHow are you<end_of_turn>\n<start_of_turn>model\nI am fine!<end_of_turn>\n"
         "<start_of_turn>user\n你好<end_of_turn>\n<start_of_turn>model\n很高兴认识你！<end_of_turn>\n",
     ),
+    # The generic formats (no official model template): LLaMA-Factory's register_template definitions.
+    # vicuna and zephyr follow the models' own formats instead (FastChat v1.1, zephyr-7b-beta), which
+    # differ from LLaMA-Factory's by spaces/newlines — see families/generic.py.
+    "chatml": (
+        {"bos_token": "<s>", "eos_token": "</s>"},
+        "<|im_start|>user\nHow are you<|im_end|>\n<|im_start|>assistant\nI am fine!<|im_end|>\n"
+        "<|im_start|>user\n你好<|im_end|>\n<|im_start|>assistant\n很高兴认识你！<|im_end|>\n",
+    ),
+    "default": (
+        {"bos_token": "<s>", "eos_token": "</s>"},
+        "Human: How are you</s>\nAssistant:I am fine!</s>\nHuman: 你好</s>\nAssistant:很高兴认识你！</s>\n",
+    ),
+    "alpaca": (
+        {"bos_token": "<s>", "eos_token": "</s>"},
+        "Below is an instruction that describes a task. Write a response that appropriately completes the "
+        "request.\n\n### Instruction:\nHow are you\n\n### Response:\nI am fine!</s>\n\n"
+        "### Instruction:\n你好\n\n### Response:\n很高兴认识你！</s>\n\n",
+    ),
+    "empty": ({"bos_token": "<s>", "eos_token": "</s>"}, "How are youI am fine!你好很高兴认识你！"),
 }
 
 

@@ -1,4 +1,12 @@
-"""Generic formats not tied to one model: chatml, default, alpaca, vicuna, zephyr, empty."""
+"""Generic formats not tied to one model: chatml, default, alpaca, vicuna, zephyr, empty.
+
+No model ships these as its official template, so they have no conformance reference; each is checked
+by the Jinja export round trip, and chatml/default/alpaca/empty by LLaMA-Factory's literal strings
+(tests/templates/test_llamafactory_literals.py). ``vicuna`` is FastChat's vicuna_v1.1 format (the
+models' training format: ``"SYSTEM USER: q ASSISTANT: a</s>"``) and ``zephyr`` is zephyr-7b-beta's own
+template (a newline after each ``</s>``, no default system); LLaMA-Factory's versions of these two
+differ by those spaces/newlines.
+"""
 
 from tunesmith.families.spec import Catalog, Family
 from tunesmith.templates.declarative import DeclarativeTemplate
