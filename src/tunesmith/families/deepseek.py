@@ -2,34 +2,60 @@
 
 Conformance against the shared corpus (template x battery shape):
 
-* ``deepseek3`` vs deepseek-v3: every shape passes except ``tools`` and ``parallel_tools``. The official
-  template ignores ``tools=`` entirely, drops the tool calls of an assistant turn whose content is ``""``
-  (it only writes calls when content is ``None``), opens the first tool result of the whole conversation
-  with ``<｜tool▁outputs▁begin｜>``, joins later results with ``"\\n"`` and writes the next assistant turn
-  with ``<｜tool▁outputs▁end｜>`` *instead of* ``<｜Assistant｜>``. The spec has no "assistant header after
-  tool results" nor "drop calls" switch, so tool shapes are refused (use the model's own template).
-  vs deepseek-v2_5: additionally ``system`` and ``empty_system`` differ — that template emits eight
-  spaces before the BOS whenever a system message is present (a whitespace leak in its Jinja source).
-  The distills' template (deepseek-r1-distill-llama-8b) differs from V3 only in splitting ``</think>``
-  out of history content, so ``deepseek3`` matches it on the same 12 of 14 shapes.
-* ``deepseek_r1``: as ``deepseek3`` plus reasoning kept (``<think>\\n…\\n</think>\\n\\n``) on the assistant
-  turns after the last user query. The official R1 template drops reasoning from *every* turn, because
-  at serving time the last turn is generated, not templated; training on it must keep the reasoning the
-  model is to learn. So ``reasoning_last`` and ``reasoning_history`` differ on purpose (the final turn
-  carries its reasoning); every earlier turn renders as the official template does. Also differs: the
-  official splits ``</think>`` out of history content without ``lstrip('\\n')``; the Qwen-32B distill's
-  multi-line template revision writes ``"\\n"`` after the BOS; later R1 revisions append ``<think>\\n``
-  to the generation prompt.
+* ``deepseek3`` passes the whole battery against deepseek-v3 (its reference), tool shapes included, and
+  against deepseek-r1-distill-llama-8b. Tool turns are rendered as the official template renders the
+  messages tunesmith can represent — content is always a string (``None`` becomes ``""``), and the
+  official writes tool calls only for content ``None`` (a branch ``apply_chat_template`` cannot reach
+  either: transformers drops ``None`` values and the template then fails on the missing content). So:
+  ``tools=`` is ignored; an assistant message with tool calls is written as its content alone
+  (``<｜Assistant｜><｜end▁of▁sentence｜>`` for ``""``); the first tool result of the conversation opens
+  ``<｜tool▁outputs▁begin｜>``, every later one follows ``"\\n"`` (a global flag, not per run); the
+  assistant turn right after tool results has ``<｜tool▁outputs▁end｜>`` as its header instead of
+  ``<｜Assistant｜>``; a conversation ending in tool results is closed by ``<｜tool▁outputs▁end｜>`` and
+  gets no generation prompt. The snippets below state these rules. The ``deepseek_v3`` tool format is
+  kept for parsing generated calls. vs deepseek-v2_5: ``system`` and ``empty_system`` differ — that
+  template emits eight spaces before the BOS whenever a system message is present (a whitespace leak
+  in its Jinja source). Later system messages are refused (V3 hoists them all to the top).
+* ``deepseek_r1`` passes the whole battery against deepseek-r1-distill-llama-8b (its reference) and
+  deepseek-v3, with the official history rule: ``reasoning_content`` is ignored and every assistant turn
+  keeps only the text after its last ``</think>``. Not reproduced (no battery shape has them): the
+  official keeps the newlines after ``</think>`` (we strip them, as the engine's ``</think>`` split
+  does), and it does not split the turn right after tool results. The Qwen-32B distill's copy
+  (deepseek-r1-distill-qwen-32b, a multi-line reformatting) additionally writes ``"\\n"`` after the BOS
+  and after the generation prompt, so it fails every shape; it is not the reference. Later R1
+  revisions append ``<think>\\n`` to the generation prompt.
+* ``DEEPSEEK_R1_REASONING`` (not registered: every registered template reproduces its official one):
+  ``deepseek_r1`` with reasoning written and trained on the assistant turns after the last user query
+  (``<think>\\n…\\n</think>\\n\\n``), for training reasoning. It differs from the official template on
+  ``reasoning_last`` and ``reasoning_history`` by design; register it from a plugin file to use it
+  (``catalog.add_template(DEEPSEEK_R1_REASONING, family="deepseek")``), knowing that a model trained with
+  it must be served with this template, which the export writes into the model.
 * ``deepseek_coder`` passes the whole battery against deepseek-coder-33b-instruct (its reference). Like
   the official template it ignores ``tools=`` and tool calls (``without_tools="ignore"``) and writes a
   tool result as a ``### Response:`` turn (the official treats every non-user role as the assistant).
-
-``deepseek3`` and ``deepseek_r1`` do not pass the whole battery, so they name no reference; models that
-ship their own Jinja template (all groups below) are rendered with it by default.
 """
 
 from tunesmith.families.spec import Catalog, Family, ModelGroup
-from tunesmith.templates.declarative import DeclarativeTemplate, ReasoningSpec
+from tunesmith.templates.declarative import DeclarativeTemplate, ReasoningSpec, ToolSnippets
+
+# The official V2.5 / V3 / R1-Distill tool handling, for the messages tunesmith can represent (content is
+# always a string). An assistant message with content (even "") takes the template's text branch: its
+# tool calls are not written, and right after tool results its header is <｜tool▁outputs▁end｜> instead of
+# <｜Assistant｜>. The first tool result of the whole conversation opens <｜tool▁outputs▁begin｜>, later ones
+# follow "\n"; a conversation ending in tool results is closed by <｜tool▁outputs▁end｜> and gets no
+# generation prompt.
+_AFTER_TOOL = "i > 0 and body[i - 1].role == 'tool'"
+_V3_SNIPPETS = ToolSnippets(
+    header="{{- '<｜tool▁outputs▁end｜>' if " + _AFTER_TOOL + " else '<｜Assistant｜>' }}",
+    calls="{{- content }}",
+    tool=(
+        "{%- set first = body[:i] | selectattr('role', 'equalto', 'tool') | list | length == 0 %}"
+        "{{- ('<｜tool▁outputs▁begin｜>' if first else '\\n') + '<｜tool▁output▁begin｜>' + m.content"
+        " + '<｜tool▁output▁end｜>' }}"
+        "{%- if i == body | length - 1 %}{{- '<｜tool▁outputs▁end｜>' }}{%- endif %}"
+    ),
+    generation="{{- '' if body and body[-1].role == 'tool' else '<｜Assistant｜>' }}",
+)
 
 _V3 = dict(
     prefix="{bos_token}",
@@ -37,29 +63,51 @@ _V3 = dict(
     user="<｜User｜>{content}",
     assistant="<｜Assistant｜>{content}<｜end▁of▁sentence｜>",
     stop_words=("<｜end▁of▁sentence｜>",),
+    tool_format="deepseek_v3",
+    without_tools="ignore",
+    snippets=_V3_SNIPPETS,
     family="deepseek",
 )
 
 DEEPSEEK3 = DeclarativeTemplate(
     name="deepseek3",
     notes=(
-        "DeepSeek-V2.5 / V3 turns. Matches deepseek-v3 on every battery shape but tools/parallel_tools "
-        "(tool definitions are refused: the official template's tool-result turns change the next assistant "
-        "header, which the spec cannot express). The system text follows the BOS with no separator."
+        "DeepSeek-V2.5 / V3 turns. Matches deepseek-v3 on the whole battery, tool shapes included, by doing "
+        "what the official template does with string content: tools= is ignored, an assistant message's tool "
+        "calls are not written (the official writes them only for content None, which tunesmith normalises "
+        'to "" — and which apply_chat_template cannot render either), tool results are written as '
+        "<｜tool▁outputs▁begin｜>…<｜tool▁outputs▁end｜> runs and the assistant turn after them has no "
+        "<｜Assistant｜> header. So tool-call turns train on an empty answer: use a template with a tool "
+        "prompt to teach tool calling. The system text follows the BOS with no separator. Tool format "
+        "deepseek_v3 parses generated calls."
     ),
     **_V3,
 )
 
 DEEPSEEK_R1 = DeclarativeTemplate(
     name="deepseek_r1",
+    reasoning=ReasoningSpec(keep="none", from_field=False, block_on_last=False, off_generation=""),
+    notes=(
+        "DeepSeek-R1 and its distills, with the official history rule: reasoning_content is ignored and "
+        "every assistant turn is written without its reasoning (content after the last </think>), so no "
+        "reasoning is trained. Tool turns as deepseek3. Differs from the official only in that the text "
+        "after </think> is written without leading newlines (the official keeps them) and that the turn "
+        "right after tool results is split too (the official does not split it)."
+    ),
+    **_V3,
+)
+
+DEEPSEEK_R1_REASONING = DeclarativeTemplate(
+    name="deepseek_r1_reasoning",
     reasoning=ReasoningSpec(
         open="<think>\n", close="\n</think>\n\n", keep="after_last_query", block_on_last=False
     ),
     notes=(
-        "DeepSeek-R1 for training reasoning. History rule: reasoning is rendered (and trained) only on the "
-        "assistant turns after the last user query; earlier turns are rendered without it, as the official "
-        "template renders every turn. The official template drops reasoning from the final turn as well, so "
-        "reasoning_last/reasoning_history differ from it by design; tools are refused as in deepseek3."
+        "DeepSeek-R1 for training reasoning — not the official rule (that is deepseek_r1). Reasoning "
+        "(reasoning_content, or <think>…</think> in the content) is written as '<think>\\n…\\n</think>\\n\\n' "
+        "and trained on the assistant turns after the last user query, as the model generates it; earlier "
+        "turns are rendered without it, as the official template renders every turn. So reasoning_last and "
+        "reasoning_history differ from deepseek-r1-distill-llama-8b by design; everything else matches."
     ),
     **_V3,
 )
@@ -94,7 +142,11 @@ FAMILY = Family(
     default_template="deepseek3",
     model_types=("deepseek_v2", "deepseek_v3"),
     architectures=("DeepseekV2ForCausalLM", "DeepseekV3ForCausalLM"),
-    references={"deepseek_coder": "deepseek-coder-33b-instruct"},
+    references={
+        "deepseek3": "deepseek-v3",
+        "deepseek_r1": "deepseek-r1-distill-llama-8b",
+        "deepseek_coder": "deepseek-coder-33b-instruct",
+    },
     groups=(
         ModelGroup("DeepSeek-V2.5", "deepseek-ai/DeepSeek-V2.5", "deepseek-ai/DeepSeek-V2.5", "deepseek3"),
         ModelGroup("DeepSeek-V3", "deepseek-ai/DeepSeek-V3", "deepseek-ai/DeepSeek-V3", "deepseek3"),
@@ -131,11 +183,13 @@ FAMILY = Family(
         ),
     ),
     notes=(
-        "deepseek_coder matches its official template on the whole battery; deepseek3 and deepseek_r1 do not "
-        "(tool turns, see the module docstring), so for V2.5/V3/R1 the model's own Jinja template — tunesmith's default whenever the model ships "
-        "one, as every DeepSeek chat model does — is preferred; deepseek3 is the declarative fallback. The "
-        "R1 distills have model_type qwen2/llama, so detection by config.json finds the qwen/llama family; "
-        "pick these groups by name."
+        "deepseek3 (vs deepseek-v3), deepseek_r1 (vs deepseek-r1-distill-llama-8b) and deepseek_coder match "
+        "their official templates on the whole battery. As the official V3/R1 templates, deepseek3 and "
+        "deepseek_r1 write no tool calls for string content, so tool-call turns train on an empty answer; "
+        "deepseek_r1 trains no reasoning (the official history rule; see DEEPSEEK_R1_REASONING in this "
+        "module for a plugin that trains it). "
+        "The R1 distills have model_type qwen2/llama, so detection by config.json finds the qwen/llama "
+        "family; pick these groups by name."
     ),
 )
 

@@ -10,20 +10,26 @@ Conformance against the shared corpus (template x battery shape):
 * ``chatglm3`` passes the whole battery against chatglm3-6b (its reference). Like the official template
   it ignores ``tools=`` and tool calls (``without_tools="ignore"``) and writes tool results as
   ``<|tool|>`` turns.
-* ``glm4`` vs glm-4-9b-chat: every shape passes except ``tools`` and ``parallel_tools``. The official
-  template ignores ``tools=`` (it reads definitions from a per-message ``tools`` key) and skips every
-  message whose content is empty — so an assistant turn that only carries tool calls disappears,
-  header included. The spec cannot drop a whole turn, so tool shapes are refused.
-* ``glm4_moe`` vs glm-4_6 (non-thinking rendering): passes 10 of 14 shapes (assistant content is
-  stripped, as the official does). Differs on ``reasoning_last``/``reasoning_history`` (the official writes
-  ``<think>{reasoning.strip()}</think>`` on turns after the last user message and an empty
-  ``<think></think>`` on every other turn — the spec's reasoning block is all-or-nothing per turn, with
-  no "empty block on history turns" rule), and the two tool shapes (XML ``<arg_key>`` calls, tool results
-  grouped under ``<|observation|>``, not expressible without a GLM-4.5 tool format in the spec's export).
+* ``glm4`` passes the whole battery against glm-4-9b-chat (its reference). The official template ignores
+  ``tools=`` (it reads definitions from a per-message ``tools`` key, which tunesmith messages cannot
+  carry), skips every message whose content is empty — an assistant turn that only carries tool calls
+  disappears, header included (``drop_empty_messages``) — writes no tool calls and writes tool results
+  as ``<|tool|>`` turns; so do we (``without_tools="ignore"``, a ``calls`` snippet that keeps only the
+  content). The ``glm4`` tool format is kept for parsing generated calls.
+* ``glm4_moe`` passes the whole battery against glm-4_6 (its reference): a ``<|system|>`` turn listing the
+  tools before everything, XML ``<tool_call>`` calls with ``<arg_key>``/``<arg_value>`` pairs, tool results
+  grouped under ``<|observation|>``, and the official history rule for reasoning — turns after the last
+  user message write ``\\n<think>{reasoning}</think>`` (trained), every other turn an empty
+  ``\\n<think></think>`` (masked, in the header snippet). Not reproduced (no battery shape has them):
+  reasoning is stripped of newlines only (the official strips all whitespace); text after ``</think>`` in
+  the content keeps leading spaces; a turn with reasoning but neither content nor tool calls gets a
+  trailing ``"\\n"``; a conversation without any user message writes no reasoning (the official writes it
+  on every turn); ``enable_thinking=False`` adds ``\\n<think></think>`` to the generation prompt but not
+  the official's ``/nothink`` to user turns.
 """
 
 from tunesmith.families.spec import Catalog, Family, ModelGroup
-from tunesmith.templates.declarative import DeclarativeTemplate
+from tunesmith.templates.declarative import DeclarativeTemplate, ReasoningSpec, ToolSnippets
 
 _STOP = ("<|user|>", "<|observation|>")
 
@@ -50,32 +56,110 @@ GLM4 = DeclarativeTemplate(
     prefix="[gMASK]<sop>",
     system="<|system|>\n{content}",
     skip_empty_system=True,
+    inner_system=True,
     user="<|user|>\n{content}",
     assistant="<|assistant|>\n{content}",
+    tool="<|tool|>\n{content}",
     generation_prompt="<|assistant|>",
+    tool_format="glm4",
+    without_tools="ignore",
+    drop_empty_messages=True,
+    snippets=ToolSnippets(calls="{{- content }}"),  # tool calls are not written, as the official
     stop_words=_STOP,
     family="glm",
     notes=(
-        "GLM-4-9B-Chat. The official template skips every message with empty content (an empty system prompt "
-        "renders nothing). Matches it on every shape but the tool shapes."
+        "GLM-4-9B-Chat. As the official chat template: every message with empty content is skipped (an empty "
+        "system prompt, an assistant turn that only carries tool calls), tools= is ignored (the official "
+        "reads definitions from a per-message 'tools' key, which tunesmith messages do not have), tool calls "
+        "are not written and tool results are '<|tool|>' turns; later system messages are written where "
+        "they stand. Passes the whole battery. Tool format glm4 parses generated calls."
     ),
 )
+
+# GLM-4.5 / 4.6. The assistant header (masked) is "<|assistant|>" plus, on turns that do not show their
+# reasoning, "\n<think></think>" and the "\n" before non-empty content. Turns after the last user query
+# with reasoning train "\n<think>{reasoning}</think>\n{content}". The header macro recomputes the engine's
+# rule (content stripped, reasoning from reasoning_content, else split from the content; last query = last
+# user message not wrapped in <tool_response>…</tool_response>) so header and body always agree.
+_GLM45_HELPERS = r"""{%- macro glm45_split(m) %}
+{%- set content = (m.content if m.content is string else '').strip() %}
+{%- set reasoning = m.reasoning_content if m.reasoning_content is string else '' %}
+{%- if m.reasoning_content is not string and '</think>' in content %}
+    {%- set reasoning = content.split('</think>')[0].rstrip('\n').split('<think>')[-1].lstrip('\n') %}
+    {%- set content = content.split('</think>')[-1].lstrip('\n') %}
+{%- endif %}
+{{- ('R' if reasoning else '') + ('C' if content else '') }}
+{%- endmacro %}"""
+
+_GLM45_HEADER = r"""
+{%- set q = namespace(last=body | length - 1, found=false) %}
+{%- for x in body[::-1] %}
+    {%- set t = x.content if x.content is string else '' %}
+    {%- if not q.found and x.role == 'user' and not (t.startswith('<tool_response>') and t.endswith('</tool_response>')) %}
+        {%- set q.last = body | length - 1 - loop.index0 %}{%- set q.found = true %}
+    {%- endif %}
+{%- endfor %}
+{%- set parts = glm45_split(m) %}
+{{- '<|assistant|>' }}
+{%- if not (i > q.last and 'R' in parts) %}
+    {{- '\n<think></think>' + ('\n' if 'C' in parts else '') }}
+{%- endif %}"""
+
+_GLM45_CALLS = r"""
+{%- if content.endswith('</think>\n') %}{%- set content = content[:-1] %}{%- endif %}
+{{- content }}
+{%- for tc in m.tool_calls %}
+{%- if tc.function %}
+    {%- set tc = tc.function %}
+{%- endif %}
+{{- '\n<tool_call>' + tc.name + '\n' }}
+{%- set _args = tc.arguments or {} %}
+{%- if _args is not mapping %}
+    {{- raise_exception("Invalid tool call arguments passed: " + _args | string) }}
+{%- endif %}
+{%- for k, v in _args.items() %}
+{{- '<arg_key>' + k + '</arg_key>\n<arg_value>' + (v | tojson(ensure_ascii=False) if v is not string else v) + '</arg_value>\n' }}
+{%- endfor %}
+{{- '</tool_call>' }}
+{%- endfor %}"""
+
+_GLM45_DEFINITIONS = r"""
+{{- '# Tools\n\nYou may call one or more functions to assist with the user query.\n\nYou are provided with \
+function signatures within <tools></tools> XML tags:\n<tools>\n' }}
+{%- for tool in tools %}
+    {{- tool | tojson(ensure_ascii=False) + '\n' }}
+{%- endfor %}
+{{- '</tools>\n\nFor each function call, output the function name and arguments within the following XML \
+format:\n<tool_call>{function-name}\n<arg_key>{arg-key-1}</arg_key>\n<arg_value>{arg-value-1}</arg_value>\n\
+<arg_key>{arg-key-2}</arg_key>\n<arg_value>{arg-value-2}</arg_value>\n...\n</tool_call>' }}"""
 
 GLM4_MOE = DeclarativeTemplate(
     name="glm4_moe",
     prefix="[gMASK]<sop>",
     system="<|system|>\n{content}",
+    inner_system=True,
     user="<|user|>\n{content}",
-    assistant="<|assistant|>\n<think></think>\n{content}",
+    assistant="<|assistant|>{content}",
     strip_content=("assistant",),
     generation_prompt="<|assistant|>",
+    reasoning=ReasoningSpec(
+        open="\n<think>", close="</think>\n", block_on_last=False, off_generation="\n<think></think>"
+    ),
+    tool_format="glm4_moe",
+    tools_block="<|system|>\n{tools}",
+    tool="\n<tool_response>\n{content}\n</tool_response>",
+    tool_group=("<|observation|>", ""),
+    snippets=ToolSnippets(
+        definitions=_GLM45_DEFINITIONS, header=_GLM45_HEADER, calls=_GLM45_CALLS, helpers=_GLM45_HELPERS
+    ),
     stop_words=_STOP,
     family="glm",
     notes=(
-        "GLM-4.5 / GLM-4.6 without thinking: every assistant turn carries an empty <think></think> and its "
-        "content stripped. Differs from the official template on reasoning (rendered by the official on turns "
-        "after the last user message; here never) and on tools. Use the model's own template to train "
-        "reasoning or tool use."
+        "GLM-4.5 / GLM-4.6. Assistant turns after the last user message write their reasoning "
+        "('\\n<think>{reasoning}</think>', trained); every other turn an empty '\\n<think></think>' (masked); "
+        "content is stripped. With tools: a '<|system|>' turn listing them first, XML <tool_call> calls, tool "
+        "results grouped under '<|observation|>'. Passes the whole battery; the module docstring lists the "
+        "rare inputs rendered differently (e.g. no '/nothink' on user turns with enable_thinking=False)."
     ),
 )
 
@@ -84,7 +168,7 @@ FAMILY = Family(
     templates=(CHATGLM3, GLM4, GLM4_MOE),
     default_template="glm4",
     model_types=("chatglm", "glm", "glm4", "glm4_moe"),
-    references={"chatglm3": "chatglm3-6b"},
+    references={"chatglm3": "chatglm3-6b", "glm4": "glm-4-9b-chat", "glm4_moe": "glm-4_6"},
     architectures=(
         "ChatGLMModel",
         "ChatGLMForConditionalGeneration",
@@ -98,10 +182,9 @@ FAMILY = Family(
         ModelGroup("GLM-4.6", "zai-org/GLM-4.6", "ZhipuAI/GLM-4.6", "glm4_moe"),
     ),
     notes=(
-        "chatglm3 matches its official template on the whole battery; glm4 and glm4_moe do not (tool turns; "
-        "GLM-4.6 also reasoning), so for GLM-4 models the model's own Jinja template — tunesmith's default whenever the model "
-        "ships one — is preferred; glm4 is the declarative fallback. model_type 'chatglm' covers both "
-        "chatglm3-6b and the remote-code glm-4-9b-chat; pick the group by name to get the right template."
+        "chatglm3, glm4 and glm4_moe match their official templates on the whole battery (tools included; "
+        "GLM-4.6's reasoning history rule included). model_type 'chatglm' covers both chatglm3-6b and the "
+        "remote-code glm-4-9b-chat; pick the group by name to get the right template."
     ),
 )
 
