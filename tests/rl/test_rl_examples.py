@@ -17,6 +17,7 @@ def test_grpo_example_resolves() -> None:
     assert cfg.finetune.stage == "grpo" and cfg.train.do_train and cfg.data.dataset
     assert cfg.train.per_device_train_batch_size % cfg.rlhf.grpo_num_generations == 0
     assert [r.name for r in load_reward_funcs(cfg.rlhf.grpo_reward_funcs)] == ["contains", "length"]
+    assert cfg.train.save_steps == 25 and not cfg.rlhf.use_vllm  # checkpoints to resume from; no vLLM on CPU
 
 
 def test_ppo_example_resolves() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 
@@ -131,13 +132,15 @@ def _config(model_dir, data_dir, out, **extra):
     return load_config([], verb="train", base=base)
 
 
-def test_load_prompts_takes_prompt_only_records(tmp_path) -> None:
-    from tunesmith.train.rl.rollout import load_prompts
+def test_build_prompts_takes_prompt_only_records(rl_model_dir, tmp_path) -> None:
+    from tests.rl.conftest import load
+    from tunesmith.data.prompts import build_prompts
 
-    cfg = _config("unused", _write_dataset(tmp_path), tmp_path / "out")
-    items = load_prompts(cfg)
-    assert [i.prompt.messages[-1].text for i in items] == ["Say hello", "Say blue", "Say apple"]
-    assert [i.label for i in items] == [None, "blue", None]
+    _, tokenizer, template = load(rl_model_dir, "lora")
+    cfg = _config(str(rl_model_dir), _write_dataset(tmp_path), tmp_path / "out")
+    items = build_prompts(cfg, tokenizer, template).prompts
+    assert [i.text.split("user\n")[1].split("<")[0] for i in items] == ["Say hello", "Say blue", "Say apple"]
+    assert [i.reference for i in items] == [None, "blue", None]
     assert [i.columns["answer"] for i in items] == ["hello", "blue", "apple"]
 
 
@@ -161,8 +164,13 @@ def test_run_rl_refuses_vllm_clearly(rl_model_dir, tmp_path) -> None:
     from tunesmith.train.rl_workflow import run_rl
 
     cfg = _config(rl_model_dir, _write_dataset(tmp_path / "data"), tmp_path / "out", use_vllm=True)
-    with pytest.raises(NotImplementedError, match=r"install tunesmith\[vllm\] and use a CUDA GPU"):
+    from tunesmith.train.rl.vllm_rollout import VLLMUnavailableError
+
+    if importlib.util.find_spec("vllm") is not None and torch.cuda.is_available():
+        pytest.skip("vLLM and CUDA are available here")
+    with pytest.raises(VLLMUnavailableError, match=r"install tunesmith\[vllm\] and use a CUDA GPU"):
         run_rl(cfg)
+    assert not (tmp_path / "out").exists()  # refused before anything loaded or was written
 
 
 def test_run_rl_batch_must_hold_whole_groups(rl_model_dir, tmp_path) -> None:
@@ -203,3 +211,28 @@ def test_run_rl_ppo_with_a_reward_model(rl_model_dir, tmp_path) -> None:
     history = json.loads((out / "trainer_state.json").read_text())["log_history"]
     assert len(history) == 2 and all(math.isfinite(h["rewards/reward_model"]) for h in history)
     assert (out / "value_head.safetensors").exists() and result.summary["stage"] == "ppo"
+
+
+def test_grpo_policy_reloads_with_plain_transformers_and_peft(rl_model_dir, tmp_path) -> None:
+    """The saved adapter loads with peft on the base and equals the trained policy; the saved
+    tokenizer's chat template renders the prompt the policy was trained on."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from tunesmith.train.rl_workflow import run_rl
+
+    out = tmp_path / "out"
+    run_rl(_config(rl_model_dir, _write_dataset(tmp_path / "data"), out, learning_rate=5e-2))
+    base = AutoModelForCausalLM.from_pretrained(str(rl_model_dir))
+    policy = PeftModel.from_pretrained(base, str(out)).eval()
+    ids = torch.tensor([[5, 17, 42, 99, 7]])
+    with torch.no_grad():
+        trained = policy(ids).logits
+        with policy.disable_adapter():
+            untouched = policy(ids).logits
+    assert not torch.allclose(trained, untouched, atol=1e-5)  # the adapter moved the policy
+    tok = AutoTokenizer.from_pretrained(str(out))
+    text = tok.apply_chat_template(
+        [{"role": "user", "content": "Say hello"}], add_generation_prompt=True, tokenize=False
+    )
+    assert text == "<|im_start|>user\nSay hello<|im_end|>\n<|im_start|>assistant\n"

@@ -361,3 +361,17 @@ def test_lora_dpo_holds_one_copy_of_the_weights(tiny_model, pref_data, tmp_path)
     # libraries); RSS need not see the whole copy (file pages may be shared): a quarter is safe
     held = explicit["memory_at_end_mb"] - lora["memory_at_end_mb"]
     assert held > 0.25 * weights * 4 / 2**20, (explicit, lora)
+
+
+def test_lora_kto_holds_one_copy_and_an_explicit_ref_model_a_second(tiny_model, pref_data, tmp_path) -> None:
+    """KTO shares the reference logic of dpo: LoRA alone keeps one copy of the weights (the reference
+    is the adapter-disabled policy); an explicit ref_model adds a whole second copy."""
+    model_dir = tiny_model("qwen3", **SIZE)
+    common = {"max_steps": 1, "per_device_train_batch_size": 2}
+    lora = _run(model_dir, pref_data, tmp_path / "lora", "kto", **common).summary
+    explicit = _run(model_dir, pref_data, tmp_path / "ref", "kto", ref_model=str(model_dir), **common).summary
+    assert "adapter disabled" in lora["reference"] and explicit["reference"].startswith("ref_model")
+    from transformers import AutoModelForCausalLM
+
+    base = sum(p.numel() for p in AutoModelForCausalLM.from_pretrained(str(model_dir)).parameters())
+    assert explicit["parameters_in_memory"] - lora["parameters_in_memory"] == base

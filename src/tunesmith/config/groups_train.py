@@ -197,8 +197,8 @@ class TrainConfig:
     """Experiment trackers to report to (none, all, tensorboard, wandb, mlflow, ...), comma-separated."""
     seed: int = 42
     """Random seed for initialisation, shuffling and dropout."""
-    resume_from_checkpoint: str | None = None
-    """Checkpoint folder to resume training from."""
+    resume_from_checkpoint: bool | str | None = None
+    """Checkpoint folder to resume training from (true: the last checkpoint-N in output_dir)."""
     ddp_timeout: int = 1800
     """Timeout in seconds of distributed collective operations."""
     eval_strategy: Literal["no", "steps", "epoch"] = "no"

@@ -2,7 +2,7 @@
 
 :func:`load_conversations` gives typed examples (nothing tokenized); :func:`build_datasets` encodes
 them (encode, truncation, packing), caches the result and returns ``datasets.Dataset`` objects for
-the collators. Importing this package imports neither torch, transformers nor datasets.
+the collators; :func:`build_prompts` encodes the prompts of online RL (grpo, ppo). Importing this package imports neither torch, transformers nor datasets.
 """
 
 from tunesmith.data.collator import LeftPadCollator, SupervisedCollator
@@ -19,6 +19,7 @@ from tunesmith.data.examples import (
     Example,
     FeedbackExample,
     PairExample,
+    PromptOnlyExample,
     RecordRef,
     TextExample,
 )
@@ -33,6 +34,7 @@ from tunesmith.data.loader import LoadedData, example_kind, load_conversations, 
 from tunesmith.data.mixing import mix_datasets, split_train_eval
 from tunesmith.data.packing import PackedSequence, chunk_documents, pack_supervised
 from tunesmith.data.pipeline import EncodeStats, TokenizedDatasets, build_datasets
+from tunesmith.data.prompts import EncodedPrompt, PromptSet, build_prompts, encode_prompt
 from tunesmith.data.report import BadRecord, BadRecordReport, DataError, Reason
 from tunesmith.data.truncation import infer_seqlen
 
@@ -40,6 +42,11 @@ __all__ = [
     "BadRecord",
     "Dropped",
     "EncodeStats",
+    "EncodedPrompt",
+    "PromptOnlyExample",
+    "PromptSet",
+    "build_prompts",
+    "encode_prompt",
     "LeftPadCollator",
     "PackedSequence",
     "PromptExample",

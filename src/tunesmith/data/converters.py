@@ -15,6 +15,10 @@ The rules are LLaMA-Factory's, made explicit and reported:
   ``<image>``-style placeholders, whose count must match the media.
 * Pre-training text (kind ``"text"``) is the first prompt turn, as LLaMA-Factory's pretrain stage
   takes it (for alpaca: ``prompt`` and ``query``; c4-style entries map ``prompt`` to ``text``).
+* An online-RL prompt (kind ``"prompt"``): alpaca's history and user turn (the response, if any, is
+  the reference answer); for sharegpt/openai the conversation up to its last user-side turn (a final
+  assistant turn, if any, is the reference answer); a ranking record's prompt with its chosen answer
+  as the reference. The whole record is kept as the example's columns.
 
 A malformed record raises :class:`RecordError`; the loader reports it and goes on (or stops).
 """
@@ -31,6 +35,7 @@ from tunesmith.data.examples import (
     Example,
     FeedbackExample,
     PairExample,
+    PromptOnlyExample,
     RecordRef,
     TextExample,
 )
@@ -49,8 +54,11 @@ from tunesmith.data.info import DatasetAttr
 from tunesmith.data.report import Reason, RecordError
 from tunesmith.templates.messages import Conversation, Message, Part
 
-ExampleKind = Literal["text", "conversation", "pair", "feedback"]
-EXAMPLE_KINDS: tuple[str, ...] = ("text", "conversation", "pair", "feedback")
+ExampleKind = Literal["text", "conversation", "pair", "feedback", "prompt"]
+EXAMPLE_KINDS: tuple[str, ...] = ("text", "conversation", "pair", "feedback", "prompt")
+Ending = Literal["assistant", "user", "either"]
+"""Which side a conversation must end on: the assistant's (to learn from), the user's (a ranking
+prompt), or either (an online-RL prompt, whose final assistant turn is its reference answer)."""
 
 _IN, _OUT = "in", "out"  # the user side (user, observation) and the assistant side (assistant, call)
 
@@ -73,9 +81,7 @@ def _side(message: Message) -> str:
     return _IN if message.role in ("user", "tool") else _OUT
 
 
-def _check_order(
-    turns: Sequence[Message], labels: Sequence[str], *, ranking: bool, group_tools: bool
-) -> None:
+def _check_order(turns: Sequence[Message], labels: Sequence[str], *, end: Ending, group_tools: bool) -> None:
     """Alternation user-side / assistant-side starting with the user side; ``labels`` name each turn
     (its index and role as written) for the message."""
     expected = _IN
@@ -90,12 +96,12 @@ def _check_order(
         previous = message
     if not turns:
         raise RecordError(Reason.WRONG_ROLE_ORDER, "the conversation has no turns")
-    if ranking and expected == _IN:
+    if end == "user" and expected == _IN:
         raise RecordError(
             Reason.WRONG_ROLE_ORDER,
             "a ranking prompt must end with a user or observation turn (answers go in chosen/rejected)",
         )
-    if not ranking and expected == _OUT:
+    if end == "assistant" and expected == _OUT:
         raise RecordError(Reason.WRONG_ROLE_ORDER, "the conversation must end with an assistant turn")
 
 
@@ -155,7 +161,7 @@ def _answer(raw: Any, column: str, attr: DatasetAttr) -> Message:
     return message
 
 
-def _parse_chat(record: Mapping[str, Any], attr: DatasetAttr) -> _Parsed:
+def _parse_chat(record: Mapping[str, Any], attr: DatasetAttr, *, prompt_only: bool = False) -> _Parsed:
     column = attr.columns.messages or "conversations"
     raw_messages = get_column(record, column, required=True)
     if not isinstance(raw_messages, list):
@@ -182,10 +188,15 @@ def _parse_chat(record: Mapping[str, Any], attr: DatasetAttr) -> _Parsed:
         role, content = _message_fields(raw, where, attr)
         turns.append(_turn(raw, role, content, where, attr))
         labels.append(f"{where} has {attr.tags.role_tag}={role!r}")
-    _check_order(turns, labels, ranking=attr.ranking, group_tools=attr.formatting == "openai")
+    end: Ending = "either" if prompt_only else "user" if attr.ranking else "assistant"
+    _check_order(turns, labels, end=end, group_tools=attr.formatting == "openai")
     if not attr.ranking:
         return _Parsed(system, tuple(turns))
     chosen_col, rejected_col = attr.columns.chosen or "chosen", attr.columns.rejected or "rejected"
+    if prompt_only:  # the chosen answer is the reference; rejected is not needed
+        raw = get_column(record, chosen_col, required=False)
+        chosen = None if raw is None or raw is MISSING else _answer(raw, chosen_col, attr)
+        return _Parsed(system, tuple(turns), chosen)
     chosen = _answer(get_column(record, chosen_col, required=True), chosen_col, attr)
     rejected = _answer(get_column(record, rejected_col, required=True), rejected_col, attr)
     return _Parsed(system, tuple(turns), chosen, rejected)
@@ -236,6 +247,23 @@ def _parse_alpaca(record: Mapping[str, Any], attr: DatasetAttr, *, need_response
     value = get_column(record, cols.response, required=True)
     turns.append(Message("assistant", require_text(value, f"column {cols.response!r} (assistant)")))
     return _Parsed(system, tuple(turns))
+
+
+def _prompt_only(record: Mapping[str, Any], attr: DatasetAttr) -> tuple[_Parsed, str | None]:
+    """An online-RL prompt's turns (ending on the user side) and its reference answer, if any."""
+    if attr.formatting == "alpaca":
+        parsed = _parse_alpaca(record, attr, need_response=False)
+        cols = attr.columns
+        column = (cols.chosen or "chosen") if attr.ranking else cols.response
+        value = get_column(record, column, required=False)
+        reference = optional_text(value, f"column {column!r}") if column else ""
+        return parsed, reference or None
+    parsed = _parse_chat(record, attr, prompt_only=True)
+    if parsed.chosen is not None:
+        return _Parsed(parsed.system, parsed.turns), parsed.chosen.text or None
+    if _side(parsed.turns[-1]) == _OUT:  # the dataset's answer: the reference, not part of the prompt
+        return _Parsed(parsed.system, parsed.turns[:-1]), parsed.turns[-1].text or None
+    return parsed, None
 
 
 def _pretrain_text(record: Mapping[str, Any], attr: DatasetAttr) -> str:
@@ -291,7 +319,10 @@ def convert_record(
     if kind == "text":
         return TextExample(_pretrain_text(record, attr), ref)
 
-    if attr.formatting == "alpaca":
+    reference: str | None = None
+    if kind == "prompt":
+        parsed, reference = _prompt_only(record, attr)
+    elif attr.formatting == "alpaca":
         parsed = _parse_alpaca(record, attr, need_response=True)
     else:
         parsed = _parse_chat(record, attr)
@@ -318,6 +349,8 @@ def convert_record(
             ref,
         )
     conversation = _conversation(parsed.system, turns, tools)
+    if kind == "prompt":
+        return PromptOnlyExample(conversation, ref, reference, dict(record))
     if kind == "feedback":
         column = attr.columns.kto_tag or "kto_tag"
         label = get_column(record, column, required=True)

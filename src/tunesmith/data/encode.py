@@ -32,6 +32,7 @@ __all__ = [
     "encode_unsupervised",
     "no_trainable_after_truncation",
     "tokenize_document",
+    "truncate_prompt",
     "turn_layout",
 ]
 
@@ -144,6 +145,15 @@ def split_prompt(conversation: Conversation) -> tuple[Conversation, str]:
     return conversation, ""
 
 
+def truncate_prompt(ids: Sequence[int], prefix_len: int, cutoff_len: int) -> list[int]:
+    """A prompt cut to ``cutoff_len`` tokens: the prefix (BOS, system) stays when it takes at most half
+    of ``cutoff_len``, then the TAIL, so the generation prompt always ends it. Pure function."""
+    if len(ids) <= cutoff_len:
+        return list(ids)
+    head = prefix_len if prefix_len * 2 <= cutoff_len else 0
+    return list(ids[:head]) + list(ids[len(ids) - (cutoff_len - head) :])
+
+
 def encode_unsupervised(
     conversation: Conversation,
     template: ChatTemplate,
@@ -168,9 +178,7 @@ def encode_unsupervised(
     ids = encoded.input_ids
     truncated = len(ids) > cutoff_len
     if truncated:
-        prefix_len = turn_layout(rendered, encoded.offsets).prefix_len
-        head = prefix_len if prefix_len * 2 <= cutoff_len else 0
-        ids = ids[:head] + ids[len(ids) - (cutoff_len - head) :]
+        ids = truncate_prompt(ids, turn_layout(rendered, encoded.offsets).prefix_len, cutoff_len)
     label_ids = list(tokenizer(label_text, add_special_tokens=False)["input_ids"]) if label_text else []
     return PromptExample(ids, label_ids, label_text, truncated)
 

@@ -1,13 +1,16 @@
 """What loading a dataset produces: typed examples that remember the record they came from.
 
 One kind of example per training stage family: plain text for pre-training, a conversation for
-supervised fine-tuning, a chosen/rejected pair for preference stages (rm, dpo, orpo, simpo), and a
-conversation with a desirable/undesirable label for KTO. None of them is tokenized yet.
+supervised fine-tuning, a chosen/rejected pair for preference stages (rm, dpo, orpo, simpo), a
+conversation with a desirable/undesirable label for KTO, and a prompt (with an optional reference answer
+and the record's columns) for online RL (grpo, ppo). None of them is tokenized yet.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from tunesmith.templates.messages import Conversation
 
@@ -64,4 +67,17 @@ class FeedbackExample:
     source: RecordRef
 
 
-Example = TextExample | ConversationExample | PairExample | FeedbackExample
+@dataclass(frozen=True)
+class PromptOnlyExample:
+    """An online-RL prompt (grpo, ppo): the conversation ends on the user side (a user turn or tool
+    results), so the model answers it; ``reference`` is the dataset's answer when it has one (the final
+    assistant turn, alpaca's response, a ranking record's chosen answer), and ``columns`` is the whole
+    record, handed to reward functions as keyword arguments."""
+
+    conversation: Conversation
+    source: RecordRef
+    reference: str | None = None
+    columns: Mapping[str, Any] = field(default_factory=dict)
+
+
+Example = TextExample | ConversationExample | PairExample | FeedbackExample | PromptOnlyExample

@@ -28,7 +28,8 @@ __all__ = ["LoadedData", "load_conversations", "load_dataset_examples", "example
 
 OnBadRecord = Literal["skip", "error"]
 PAIRWISE_STAGES: tuple[str, ...] = ("rm", "dpo", "orpo", "simpo")
-STAGES: tuple[str, ...] = ("pt", "sft", *PAIRWISE_STAGES, "kto")
+RL_STAGES: tuple[str, ...] = ("grpo", "ppo")
+STAGES: tuple[str, ...] = ("pt", "sft", *PAIRWISE_STAGES, "kto", *RL_STAGES)
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ def example_kind(attr: DatasetAttr, stage: str) -> ExampleKind:
     """Which example a dataset gives in ``stage``; a dataset unfit for the stage is an error."""
     if stage not in STAGES:
         raise DataError(f"unknown stage {stage!r}; expected one of {', '.join(STAGES)}")
+    if stage in RL_STAGES:  # any dataset with a prompt: its answers, if any, are references
+        return "prompt"
     if attr.ranking and stage not in PAIRWISE_STAGES:
         raise DataError(
             f"dataset {attr.name!r} is a ranking dataset (chosen/rejected); it fits the stages "

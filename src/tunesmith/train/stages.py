@@ -7,7 +7,8 @@
 
 Reference model (dpo losses that need one, and kto), as LLaMA-Factory: ``ref_model`` (with
 ``ref_model_adapters``) when given; else, for LoRA, the policy with its adapter disabled (one copy
-of the weights in memory); else (full/freeze) a second, frozen copy of the initial model.
+of the weights in memory); else (full/freeze) a second, frozen copy of the initial model. grpo/ppo
+load an explicit ``ref_model`` with the same :func:`reference_model`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,13 @@ from tunesmith.config import FinetuneConfig, RunConfig
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["PREFERENCE_STAGES", "StageTrainer", "build_preference_trainer", "parameters_in_memory"]
+__all__ = [
+    "PREFERENCE_STAGES",
+    "StageTrainer",
+    "build_preference_trainer",
+    "parameters_in_memory",
+    "reference_model",
+]
 
 PREFERENCE_STAGES: tuple[str, ...] = ("rm", "dpo", "kto")
 _LF_LOSSES = {
@@ -55,7 +62,7 @@ def parameters_in_memory(*models: Any) -> int:
     return total
 
 
-def _reference_model(cfg: RunConfig, tokenizer: Any) -> tuple[Any, str]:
+def reference_model(cfg: RunConfig, tokenizer: Any) -> tuple[Any, str]:
     """The explicit reference model and how it was chosen (None: the adapter-disabled policy)."""
     from tunesmith.model import load_model
 
@@ -129,7 +136,7 @@ def build_preference_trainer(
         from tunesmith.train.preference import PreferenceTrainer
 
         preference = _preference_config(cfg)
-        ref, how = _reference_model(cfg, tokenizer) if preference.needs_reference else (None, "none")
+        ref, how = reference_model(cfg, tokenizer) if preference.needs_reference else (None, "none")
         trainer = PreferenceTrainer(
             model=model,
             data_collator=PairwiseCollator(tokenizer),
@@ -155,7 +162,7 @@ def build_preference_trainer(
                 "kto: with per_device_train_batch_size 1 the KL term has no mismatched completion; "
                 "use a batch of at least 2"
             )
-        ref, how = _reference_model(cfg, tokenizer)
+        ref, how = reference_model(cfg, tokenizer)
         kto = KTOConfig(
             beta=cfg.rlhf.pref_beta,
             desirable_weight=cfg.rlhf.kto_chosen_weight,

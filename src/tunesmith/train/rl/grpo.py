@@ -27,7 +27,13 @@ from tunesmith.train.rl.advantages import group_advantages, masked_mean
 from tunesmith.train.rl.loop import LoopSettings, StepLoop, build_optimizer, chunks, optimizer_step, reference
 from tunesmith.train.rl.losses import GRPOLossType, grpo_loss, reduce_tokens
 from tunesmith.train.rl.rewards import NamedReward, score
-from tunesmith.train.rl.rollout import PromptItem, forward_completion, reward_columns, sample
+from tunesmith.train.rl.rollout import (
+    CompletionGenerator,
+    PromptItem,
+    forward_completion,
+    reward_columns,
+    sample,
+)
 
 __all__ = ["GRPOSettings", "GRPOTrainer"]
 
@@ -89,6 +95,7 @@ class GRPOTrainer(StepLoop):
         ref_model: Any | None = None,
         render_options: RenderOptions | None = None,
         sampling: SamplingParams | None = None,
+        generator: CompletionGenerator | None = None,
     ) -> None:
         if not prompts:
             raise ValueError("GRPO needs at least one prompt")
@@ -101,6 +108,7 @@ class GRPOTrainer(StepLoop):
         self.settings = settings
         self.ref_model = ref_model.eval().requires_grad_(False) if ref_model is not None else None
         self.engine = TransformersEngine(model, tokenizer, template, render_options=render_options)
+        self.generator = generator
         self.sampling = sampling or SamplingParams(
             max_new_tokens=settings.max_completion_length, do_sample=True, temperature=settings.temperature
         )
@@ -121,7 +129,8 @@ class GRPOTrainer(StepLoop):
         """One GRPO step (module docstring); returns its metrics."""
         s, micro = self.settings, self.loop.micro_batch_size
         items = self._next_prompts()
-        rollout = sample(self.engine, [i.prompt for i in items], s.num_generations, self.sampling)
+        self._sync_generator()
+        rollout = sample(self.engine, items, s.num_generations, self._step_sampling(), self.generator)
         per_func = score(
             self.rewards,
             rollout.prompt_texts,

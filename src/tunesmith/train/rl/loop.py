@@ -1,14 +1,16 @@
 """The optimisation plumbing GRPO and PPO share: settings from the config, optimizer and schedule,
-reference log-probs, the vLLM guard, and the step loop (:class:`StepLoop`)."""
+reference log-probs, and the step loop (:class:`StepLoop`: prompt order, per-step sampling seeds,
+logging, checkpoints every ``save_steps`` and the state a resumed run continues from)."""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import math
 import random
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +18,8 @@ if TYPE_CHECKING:
     import torch
 
     from tunesmith.config import RunConfig
-    from tunesmith.train.rl.rollout import PromptItem
+    from tunesmith.infer.sampling import SamplingParams
+    from tunesmith.train.rl.rollout import CompletionGenerator, PromptItem
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,9 @@ class LoopSettings:
     max_grad_norm: float = 1.0
     logging_steps: int = 1
     seed: int = 42
+    """Seeds the prompt order, and (``seed + step``) each step's sampling."""
+    save_steps: int = 0
+    """Checkpoint every this many steps (0: never)."""
 
 
 def loop_settings(cfg: RunConfig, *, completions_per_prompt: int, num_prompts: int) -> LoopSettings:
@@ -54,6 +60,9 @@ def loop_settings(cfg: RunConfig, *, completions_per_prompt: int, num_prompts: i
     logging = t.logging_steps
     if isinstance(logging, float) and logging < 1:
         logging = max(1, int(steps * logging))
+    save = t.save_steps
+    if isinstance(save, float) and save < 1:
+        save = max(1, math.ceil(steps * save))
     return LoopSettings(
         max_steps=steps,
         prompts_per_step=prompts,
@@ -65,6 +74,7 @@ def loop_settings(cfg: RunConfig, *, completions_per_prompt: int, num_prompts: i
         max_grad_norm=float(cfg.training_args.get("max_grad_norm", 1.0)),
         logging_steps=max(1, int(logging)),
         seed=t.seed,
+        save_steps=int(save),
     )
 
 
@@ -110,14 +120,19 @@ def average_logs(pending: Sequence[Mapping[str, float]]) -> dict[str, float]:
 
 
 class StepLoop:
-    """The step loop GRPO and PPO share: prompts drawn in reshuffled passes (seeded by ``loop.seed``) and
-    :meth:`train`, which runs ``loop.max_steps`` calls of :meth:`step` and logs their averages. A subclass
-    calls :meth:`_start_loop` in its ``__init__`` and implements :meth:`step`."""
+    """The step loop GRPO and PPO share: prompts drawn in reshuffled passes (seeded by ``loop.seed``),
+    each step's sampling seeded with ``loop.seed + step`` (so a resumed run samples what the
+    uninterrupted one did), and :meth:`train`, which runs :meth:`step` up to ``loop.max_steps``, logs
+    averages and calls ``on_save`` every ``loop.save_steps``. A subclass calls :meth:`_start_loop` in
+    its ``__init__`` and implements :meth:`step`; before sampling it calls :meth:`_sync_generator`."""
 
     algorithm: str = "rl"
     """Name in the log lines."""
     loop: LoopSettings
     prompts: list[PromptItem]
+    sampling: SamplingParams
+    generator: CompletionGenerator | None = None
+    model: Any
 
     def _start_loop(self, prompts: Sequence[PromptItem], loop: LoopSettings) -> None:
         self.prompts = list(prompts)
@@ -126,6 +141,8 @@ class StepLoop:
         self._rng = random.Random(loop.seed)
         self.global_step = 0
         self.log_history: list[dict[str, Any]] = []
+        self._pending: list[dict[str, float]] = []
+        self.train_seconds = 0.0
 
     def _next_prompts(self) -> list[PromptItem]:
         picked = []
@@ -136,18 +153,54 @@ class StepLoop:
             picked.append(self.prompts[self._order.pop()])
         return picked
 
+    def _step_sampling(self) -> SamplingParams:
+        """This step's sampling parameters: the run's, seeded with ``loop.seed + global_step``."""
+        return dataclasses.replace(self.sampling, seed=self.loop.seed + self.global_step)
+
+    def _sync_generator(self) -> None:
+        """Push the policy's current weights to the rollout generator (vLLM) before it samples: the
+        weights changed with every optimizer step since the last sync (or came from a checkpoint)."""
+        if self.generator is not None:
+            self.generator.sync_weights(self.model)
+
     def step(self) -> dict[str, float]:
         raise NotImplementedError
 
-    def train(self) -> list[dict[str, Any]]:
-        """Run ``loop.max_steps`` steps, logging every ``loop.logging_steps`` (averaged over them)."""
-        pending: list[dict[str, float]] = []
+    def loop_state(self) -> dict[str, Any]:
+        """What a resumed run needs besides weights, optimizer, schedule and RNGs (JSON-ready)."""
+        version, internal, gauss = self._rng.getstate()
+        return {
+            "global_step": self.global_step,
+            "log_history": self.log_history,
+            "pending_logs": self._pending,
+            "prompt_order": self._order,
+            "prompt_rng": [version, list(internal), gauss],
+            "num_prompts": len(self.prompts),
+        }
+
+    def load_loop_state(self, state: Mapping[str, Any]) -> None:
+        """Continue from :meth:`loop_state` of an earlier run (same prompts)."""
+        if int(state["num_prompts"]) != len(self.prompts):
+            raise ValueError(
+                f"the checkpoint was taken with {state['num_prompts']} prompts, this run has {len(self.prompts)}; "
+                "resume with the same dataset, max_samples and cutoff_len"
+            )
+        self.global_step = int(state["global_step"])
+        self.log_history = [dict(h) for h in state["log_history"]]
+        self._pending = [dict(p) for p in state["pending_logs"]]
+        self._order = [int(i) for i in state["prompt_order"]]
+        version, internal, gauss = state["prompt_rng"]
+        self._rng.setstate((version, tuple(internal), gauss))
+
+    def train(self, on_save: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
+        """Run steps from ``global_step`` up to ``loop.max_steps``, logging every ``loop.logging_steps``
+        (averaged over them) and calling ``on_save(step)`` every ``loop.save_steps``."""
         started = time.perf_counter()
-        for _ in range(self.loop.max_steps):
-            pending.append(self.step())
+        while self.global_step < self.loop.max_steps:
+            self._pending.append(self.step())
             self.global_step += 1
             if self.global_step % self.loop.logging_steps == 0 or self.global_step == self.loop.max_steps:
-                entry: dict[str, Any] = average_logs(pending)
+                entry: dict[str, Any] = average_logs(self._pending)
                 entry["step"] = self.global_step
                 self.log_history.append(entry)
                 logging.getLogger(type(self).__module__).info(  # the trainer's module logger
@@ -158,7 +211,9 @@ class StepLoop:
                     entry["reward"],
                     entry["loss"],
                 )
-                pending = []
+                self._pending = []
+            if on_save is not None and self.loop.save_steps and self.global_step % self.loop.save_steps == 0:
+                on_save(self.global_step)
         self.train_seconds = time.perf_counter() - started
         return self.log_history
 
@@ -186,20 +241,6 @@ def chunks(n: int, size: int) -> list[slice]:
     return [slice(i, min(i + size, n)) for i in range(0, n, size)]
 
 
-def check_generation_backend(cfg: RunConfig) -> None:
-    """Rollouts run on transformers' generate; asking for vLLM is a clear error."""
-    wants_vllm = cfg.rlhf.use_vllm or cfg.infer.infer_backend == "vllm"
-    if not wants_vllm:
-        return
-    import importlib.util
-
-    import torch
-
-    if importlib.util.find_spec("vllm") is None or not torch.cuda.is_available():
-        raise NotImplementedError(
-            "vLLM generation for GRPO/PPO rollouts: install tunesmith[vllm] and use a CUDA GPU "
-            "(or set use_vllm: false to sample with transformers)"
-        )
-    raise NotImplementedError(
-        "vLLM rollouts are not available in this version; set use_vllm: false (and infer_backend: huggingface)"
-    )
+def wants_vllm(cfg: RunConfig) -> bool:
+    """Rollouts through vLLM: ``use_vllm: true`` (or ``infer_backend: vllm``)."""
+    return bool(cfg.rlhf.use_vllm or cfg.infer.infer_backend == "vllm")

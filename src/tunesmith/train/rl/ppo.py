@@ -31,7 +31,13 @@ from tunesmith.train.rl.advantages import gae, masked_mean, whiten
 from tunesmith.train.rl.loop import LoopSettings, StepLoop, build_optimizer, chunks, optimizer_step, reference
 from tunesmith.train.rl.losses import ppo_policy_loss, ppo_value_loss
 from tunesmith.train.rl.rewards import NamedReward, score
-from tunesmith.train.rl.rollout import PromptItem, forward_completion, reward_columns, sample
+from tunesmith.train.rl.rollout import (
+    CompletionGenerator,
+    PromptItem,
+    forward_completion,
+    reward_columns,
+    sample,
+)
 
 __all__ = ["PPOSettings", "PPOTrainer", "Scorer", "ValueHead", "adaptive_kl_coef", "reward_func_scorer"]
 
@@ -131,6 +137,7 @@ class PPOTrainer(StepLoop):
         value_head: ValueHead | None = None,
         render_options: RenderOptions | None = None,
         sampling: SamplingParams | None = None,
+        generator: CompletionGenerator | None = None,
     ) -> None:
         if not prompts:
             raise ValueError("PPO needs at least one prompt")
@@ -143,6 +150,7 @@ class PPOTrainer(StepLoop):
         device = next(model.parameters()).device
         self.value_head = (value_head or ValueHead(_hidden_size(model))).to(device)
         self.engine = TransformersEngine(model, tokenizer, template, render_options=render_options)
+        self.generator = generator
         self.sampling = sampling or SamplingParams(
             max_new_tokens=settings.max_completion_length, do_sample=True, temperature=settings.temperature
         )
@@ -151,6 +159,13 @@ class PPOTrainer(StepLoop):
         self.optimizer, self.scheduler = build_optimizer(params, loop, updates)
         self._params = params
         self.kl_coef = settings.kl_coef
+
+    def loop_state(self) -> dict[str, Any]:
+        return {**super().loop_state(), "kl_coef": self.kl_coef}
+
+    def load_loop_state(self, state: Mapping[str, Any]) -> None:
+        super().load_loop_state(state)
+        self.kl_coef = float(state["kl_coef"])
 
     def _forward(
         self, model: Any, rows: slice, rollout: Any, *, values: bool
@@ -169,7 +184,8 @@ class PPOTrainer(StepLoop):
         """One PPO step (module docstring); returns its metrics."""
         s = self.settings
         items = self._next_prompts()
-        rollout = sample(self.engine, [i.prompt for i in items], 1, self.sampling)
+        self._sync_generator()
+        rollout = sample(self.engine, items, 1, self._step_sampling(), self.generator)
         per_func = self.scorer(rollout.prompt_texts, rollout.completion_texts, reward_columns(items, 1))
         mask = rollout.completion_mask
         rows = mask.shape[0]

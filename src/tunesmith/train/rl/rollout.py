@@ -1,117 +1,67 @@
-"""What GRPO and PPO share: prompts from the datasets, sampled completions as padded tensors, and
-per-token log-probs of those completions under a model.
+"""What GRPO and PPO share: prompts, sampled completions as padded tensors, and per-token log-probs
+of those completions under a model.
 
-Prompts are rendered by the run's template with the generation prompt and tokenized once (the
-engine's :meth:`~tunesmith.infer.TransformersEngine.render`), so the policy is trained on exactly the
-text it is served with; generation stops at the template's end-of-turn markers
+Prompts come encoded by the data layer (:mod:`tunesmith.data.prompts`: rendered by the run's template
+with the generation prompt and tokenized once), so the policy is trained on exactly the text it is
+served with; generation (transformers, or vLLM through a :class:`CompletionGenerator`) stops at the template's end-of-turn markers
 (:meth:`~tunesmith.infer.TransformersEngine.generate_ids`), and the end-of-turn token is part of the
 completion, so the model learns to stop.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tunesmith.infer.output import trim_at_stop
-from tunesmith.infer.predict import split_prompt
 from tunesmith.infer.sampling import SamplingParams
-from tunesmith.infer.session import with_default_system
 from tunesmith.templates.messages import Conversation
 
 if TYPE_CHECKING:
     import torch
 
     from tunesmith.config import RunConfig
-    from tunesmith.data import RecordRef
+    from tunesmith.data import EncodedPrompt, RecordRef
     from tunesmith.infer.engine import TransformersEngine
 
 logger = logging.getLogger(__name__)
 
-_NO_ANSWER = "\x00tunesmith-no-answer\x00"
-"""Stand-in answer for prompt-only records, so the converters accept them; dropped right away."""
-
 
 @dataclass(frozen=True)
 class PromptItem:
-    """One training prompt, the reference answer if the data has one, and the record's columns
-    (handed to reward functions as keyword arguments)."""
+    """One training prompt: its token ids and text (from the data layer's
+    :func:`~tunesmith.data.prompts.encode_prompt`), or a conversation rendered when sampled; the
+    reference answer if the data has one, and the record's columns (handed to reward functions as
+    keyword arguments)."""
 
-    prompt: Conversation
+    prompt: Conversation | None = None
     label: str | None = None
     columns: Mapping[str, Any] = field(default_factory=dict)
     source: RecordRef | None = None
+    input_ids: tuple[int, ...] = ()
+    text: str = ""
 
+    @classmethod
+    def from_encoded(cls, encoded: EncodedPrompt) -> PromptItem:
+        return cls(
+            None,
+            encoded.reference,
+            encoded.columns,
+            encoded.source,
+            tuple(encoded.input_ids),
+            encoded.text,
+        )
 
-def _with_stand_in_answer(record: Mapping[str, Any], attr: Any) -> tuple[dict[str, Any], Any]:
-    """A prompt-only record (alpaca without a response, sharegpt/openai ending on the user) with a
-    stand-in final answer, and the attr to read it with."""
-    data = dict(record)
-    if attr.formatting == "alpaca":
-        column = attr.columns.response or "__tunesmith_response__"
-        if data.get(column) in (None, ""):
-            data[column] = _NO_ANSWER
-        return data, dataclasses.replace(attr, columns=dataclasses.replace(attr.columns, response=column))
-    column = attr.columns.messages or "conversations"
-    messages = data.get(column)
-    if isinstance(messages, list) and messages and isinstance(messages[-1], Mapping):
-        tags = attr.tags
-        if messages[-1].get(tags.role_tag) in (tags.user_tag, tags.observation_tag):
-            data[column] = [*messages, {tags.role_tag: tags.assistant_tag, tags.content_tag: _NO_ANSWER}]
-    return data, attr
-
-
-def load_prompts(cfg: RunConfig) -> list[PromptItem]:
-    """The prompts of ``cfg.data.dataset``: every record minus its final assistant turn (the label);
-    records without an answer are prompts as they are. Bad records are skipped and reported (or stop
-    the run with ``on_bad_record: error``)."""
-    from tunesmith.data.converters import convert_record
-    from tunesmith.data.info import get_dataset_attrs
-    from tunesmith.data.report import BadRecord, BadRecordReport, DataError, RecordError
-    from tunesmith.data.sources import read_dataset, sample_records, truncate_records
-
-    names = (
-        [n.strip() for n in (cfg.data.dataset or "").split(",") if n.strip()]
-        if isinstance(cfg.data.dataset, str)
-        else list(cfg.data.dataset or ())
-    )
-    if not names:
-        raise ValueError("dataset: GRPO/PPO need a dataset of prompts (any dataset with a prompt column)")
-    items: list[PromptItem] = []
-    report = BadRecordReport()
-    for attr in get_dataset_attrs(
-        names, cfg.data.dataset_dir, prefer_modelscope=cfg.model.use_modelscope_hub
-    ):
-        source = read_dataset(attr, cfg.data.dataset_dir, cache_dir=cfg.model.cache_dir)
-        records = source.records
-        if attr.num_samples is not None:
-            records = sample_records(records, attr.num_samples, cfg.train.seed)
-        records = truncate_records(records, cfg.data.max_samples)
-        for bad in source.bad:
-            report.add(bad)
-        before = len(items)
-        for record in records:
-            data, read_as = _with_stand_in_answer(record.data, attr)
-            try:
-                example = convert_record(data, read_as, record.ref, kind="conversation", dataset_dir=None)
-            except RecordError as exc:
-                bad = BadRecord.at(record.ref, exc.reason, exc.detail)
-                if cfg.data.on_bad_record == "error":
-                    raise DataError(f"bad record in {bad.describe()}") from exc
-                report.add(bad)
-                continue
-            conversation = with_default_system(example.conversation, cfg.template.default_system)
-            prompt, label = split_prompt(conversation)
-            columns = {k: v for k, v in record.data.items()}
-            items.append(PromptItem(prompt, None if label == _NO_ANSWER else label, columns, record.ref))
-        if len(items) == before:
-            raise DataError(f"dataset {attr.name!r}: no usable prompt among its records")
-    if report.total:
-        logger.warning("skipped records:\n%s", report.summary())
-    return items
+    def tokens(self, engine: TransformersEngine) -> tuple[tuple[int, ...], str]:
+        """The prompt's ids and text: as encoded, else the conversation rendered by ``engine``."""
+        if self.input_ids:
+            return self.input_ids, self.text
+        if self.prompt is None:
+            raise ValueError("a PromptItem needs input_ids or a prompt conversation")
+        rendered = engine.render(self.prompt)
+        return tuple(rendered.ids), rendered.text
 
 
 def reward_columns(items: Sequence[PromptItem], repeat: int) -> dict[str, list[Any]]:
@@ -165,20 +115,41 @@ def rollout_params(cfg: RunConfig) -> SamplingParams:
     )
 
 
+class CompletionGenerator(Protocol):
+    """Generates ``n`` completions of each prompt (token ids in, new token ids out, prompt-major:
+    row ``i * n + k`` is the ``k``-th completion of prompt ``i``), stopping at the engine's stop plan;
+    the vLLM rollout engine (:mod:`~tunesmith.train.rl.vllm_rollout`) is one."""
+
+    def generate(
+        self, prompts: Sequence[Sequence[int]], n: int, params: SamplingParams
+    ) -> list[list[int]]: ...
+
+    def sync_weights(self, model: Any) -> None:
+        """Take the policy's current weights (called before each sampling)."""
+
+
 def sample(
-    engine: TransformersEngine, prompts: Sequence[Conversation], repeat: int, params: SamplingParams
+    engine: TransformersEngine,
+    items: Sequence[PromptItem],
+    repeat: int,
+    params: SamplingParams,
+    generator: CompletionGenerator | None = None,
 ) -> Rollout:
-    """``repeat`` completions of each prompt, generated as one batch."""
+    """``repeat`` completions of each prompt, generated as one batch (by ``generator`` when given,
+    else by the engine's transformers model)."""
     import torch
 
-    rendered = [engine.render(p) for p in prompts]
-    prompt_rows = [p.ids for p in rendered for _ in range(repeat)]
-    was_training = engine.model.training
-    engine.model.eval()
-    try:
-        new = engine.generate_ids(prompt_rows, params)
-    finally:
-        engine.model.train(was_training)
+    rendered = [item.tokens(engine) for item in items]
+    prompt_rows = [list(ids) for ids, _ in rendered for _ in range(repeat)]
+    if generator is not None:
+        new = generator.generate([list(ids) for ids, _ in rendered], repeat, params)
+    else:
+        was_training = engine.model.training
+        engine.model.eval()
+        try:
+            new = engine.generate_ids(prompt_rows, params)
+        finally:
+            engine.model.train(was_training)
     plan = engine.stop_plan(params)
     texts = []
     for ids in new:
@@ -205,7 +176,7 @@ def sample(
         prompt_mask.to(device),
         completion_ids.to(device),
         completion_mask.to(device),
-        [p.text for p in rendered for _ in range(repeat)],
+        [text for _, text in rendered for _ in range(repeat)],
         texts,
     )
 
