@@ -222,8 +222,6 @@ KNOWN_DIFFERENCES = [
     ("deepseek3", "deepseek-r1-distill-llama-8b", {}, set()),
     ("cohere", "aya-expanse-8b", {}, set()),
     ("cohere", "aya-23-35b", {}, set()),
-    ("cohere2", "c4ai-command-r7b-12-2024", {}, TOOLS),
-    ("granite3", "granite-3_0-2b-instruct", {}, TOOLS),
     ("hermes", "hermes-2-pro-mistral-7b", {}, set()),
 ]
 

@@ -237,6 +237,12 @@ MALFORMED: dict[str, list[str]] = {
     ],
 }
 MALFORMED["hermes"] = MALFORMED["qwen"]
+from tests.templates.test_tool_formats_more import MALFORMED as _MORE  # noqa: E402
+
+MALFORMED.update(_MORE)
+from tests.templates.test_tool_formats_granite_cohere import MALFORMED as _GRANITE_COHERE  # noqa: E402
+
+MALFORMED.update(_GRANITE_COHERE)
 
 
 def test_every_format_has_malformed_cases() -> None:

@@ -16,7 +16,9 @@ The harmony template (gpt-oss-120b in the shared corpus) cannot be written with 
 
 So this family registers models and detection only; training and serving use the Jinja template the
 model ships (tunesmith's default), which also learns the ``<|return|>`` stop as the official template
-intends for training.
+intends for training. To read tool calls out of replies, choose the ``gpt_oss`` tool format
+(``template.tool_format: gpt_oss``): it reads the calls as the template writes them and as the models
+write them (``<|channel|>commentary to=functions.NAME <|constrain|>json<|message|>…``).
 """
 
 from tunesmith.families.spec import Catalog, Family, ModelGroup
@@ -32,7 +34,7 @@ FAMILY = Family(
     notes=(
         "Harmony format: no declarative template can express it (dated system turn, <|return|> on the final "
         "turn only, analysis/final channels, TypeScript tool namespace). Always uses the model's own Jinja "
-        "chat template."
+        "chat template. Tool calls: the 'gpt_oss' tool format."
     ),
 )
 

@@ -1,9 +1,17 @@
-"""Llama: Llama 2, Llama 3, Llama 3.1 / 3.3 (tools, fixed date), Llama 3.2 (tools, today's date), Llama 4."""
+"""Llama: Llama 2, Llama 3, Llama 3.1 / 3.3 (tools, fixed date), Llama 3.2 (tools, today's date), Llama 4.
+
+``llama4`` passes the whole conformance battery against llama-4-scout-17b-16e-instruct (its reference),
+tool shapes included: tools open the first user message, a tool-call message is
+``<|python_start|>text<|python_end|>`` then its calls as concatenated JSON objects (a snippet; parsed
+back with the ``llama4`` tool format), tool results are ``ipython`` turns written with ``tojson``. Outside
+the battery it differs only with tools *and* a system message (the official system turn then starts
+with ``Environment: ipython``) and in trimming the first user message when tools are given.
+"""
 
 from dataclasses import replace
 
 from tunesmith.families.spec import Catalog, Family, ModelGroup
-from tunesmith.templates.declarative import DeclarativeTemplate
+from tunesmith.templates.declarative import DeclarativeTemplate, ToolSnippets
 from tunesmith.templates.tools.llama3 import TOOLS_IN_USER_HEAD
 
 LLAMA2 = DeclarativeTemplate(
@@ -76,22 +84,40 @@ LLAMA3_2 = replace(
     ).replace("Llama 3.1 / 3.3", "Llama 3.2"),
 )
 
+_LLAMA4_CALLS = """
+{{- '<|python_start|>' + content + '<|python_end|>' }}
+{%- for tool_call in m.tool_calls %}
+    {{- '{"name": "' + tool_call.function.name + '", "parameters": ' + tool_call.function.arguments | tojson + '}' }}
+{%- endfor %}"""
+
 LLAMA4 = DeclarativeTemplate(
     name="llama4",
     prefix="{bos_token}",
     system="<|header_start|>system<|header_end|>\n\n{content}<|eot|>",
     user="<|header_start|>user<|header_end|>\n\n{content}<|eot|>",
     assistant="<|header_start|>assistant<|header_end|>\n\n{content}<|eot|>",
+    tool="<|header_start|>ipython<|header_end|>\n\n{content}<|eot|>",
+    tool_content_json=True,
     strip_content=("system",),
     inner_system=True,
+    tool_format="llama4",
+    tools_in_first_user=TOOLS_IN_USER_HEAD + "{tools}{content}",
+    tool_definitions="json_indent4",
+    tools_block="",
+    snippets=ToolSnippets(calls=_LLAMA4_CALLS),
     image_token="<|image|>",
     stop_words=("<|eot|>", "<|eom|>"),
     family="llama",
     notes=(
-        "Not supported declaratively: the shapes 'tools' and 'parallel_tools' (Llama 4 writes calls as "
-        "<|python_start|>text<|python_end|> followed by concatenated JSON objects, a form no tool format "
-        "has yet, and writes its 'Environment: ipython' system turn only when a system message is given). "
-        "Tool data renders with the model's own chat template (the default path)."
+        "Llama 4 (Scout / Maverick): no default system prompt, system text trimmed. With tools (the official "
+        "default tools_in_user_message=True) the instructions and each tool as tojson(indent=4) open the "
+        "first user message; a tool-call message is <|python_start|>text<|python_end|> followed by its calls "
+        'as concatenated {"name": ..., "parameters": ...} objects (parallel calls allowed); tool results are '
+        "'ipython' turns holding the content as a JSON string. Differences from the official template "
+        "(outside the conformance battery): with tools *and* a system message the official system turn "
+        "starts with 'Environment: ipython\\n', which is not written here; the first user message is not "
+        "trimmed when tools are given (the official trims it). Tool calls are read back with the llama4 "
+        "format. Not supported: custom_tools and tools_in_user_message=False."
     ),
 )
 
@@ -132,6 +158,7 @@ FAMILY = Family(
         "llama3": "meta-llama-3-8b-instruct",
         "llama3_1": "llama-3_1-8b-instruct",
         "llama3_2": "llama-3_2-3b-instruct",
+        "llama4": "llama-4-scout-17b-16e-instruct",
     },
     groups=(
         _g("Llama-2-7B-Chat", "meta-llama/Llama-2-7b-chat-hf", "modelscope/Llama-2-7b-chat-ms", "llama2"),

@@ -7,7 +7,7 @@ templates ignore them (tool results are dropped, except by Phi-4-mini, which wri
 from dataclasses import replace
 
 from tunesmith.families.spec import Catalog, Family, ModelGroup
-from tunesmith.templates.declarative import DeclarativeTemplate
+from tunesmith.templates.declarative import DeclarativeTemplate, ToolSnippets
 
 _IGNORES_TOOLS = "Tool definitions and tool calls are not written (as the official template)."
 
@@ -69,12 +69,16 @@ PHI4_MINI = DeclarativeTemplate(
     suffix="{eos_token}",
     inner_system=True,
     without_tools="ignore",
+    tool_format="phi4_mini",
+    snippets=ToolSnippets(calls="{{- content }}"),  # the official template writes no tool calls
     stop_words=("<|end|>",),
     family="phi",
     notes=(
         "Phi-4-mini: tool results are '<|tool|>' turns. Not supported declaratively: tool definitions, which "
         "the official template reads from a 'tools' key of the system message (not the tools argument). "
         + _IGNORES_TOOLS
+        + " Replies are read with the 'phi4_mini' tool format (<|tool_call|>[...]<|/tool_call|>, as the model "
+        "card's tool prompt asks for)."
     ),
 )
 
@@ -96,8 +100,7 @@ PHI4_REASONING_SYSTEM = (
 PHI4_REASONING = DeclarativeTemplate(
     name="phi4_reasoning",
     prefix="<|im_start|>system<|im_sep|>" + PHI4_REASONING_SYSTEM + "<|im_end|>",
-    system_style="reject",
-    reject_system_message="phi4_reasoning: the official template ignores system messages; remove it",
+    system_style="drop",
     user="<|im_start|>user<|im_sep|>{content}<|im_end|>",
     assistant="<|im_start|>assistant<|im_sep|>{content}<|im_end|>",
     tool="",
@@ -105,10 +108,10 @@ PHI4_REASONING = DeclarativeTemplate(
     stop_words=("<|im_end|>",),
     family="phi",
     notes=(
-        "Phi-4-reasoning: a fixed system prompt always comes first. Not supported declaratively: a system "
-        "message (the official template silently drops it; here it is refused rather than lost), and "
-        "reasoning given in reasoning_content (the official template writes only the content, so reasoning "
-        "must be written inline as <think>…</think>). " + _IGNORES_TOOLS
+        "Phi-4-reasoning: a fixed system prompt always comes first; system messages are not written (as the "
+        "official template; a warning says so), and reasoning given in reasoning_content is not written "
+        "either (the official template writes only the content: write reasoning inline as "
+        "<think>…</think>). " + _IGNORES_TOOLS
     ),
 )
 
@@ -129,6 +132,7 @@ FAMILY = Family(
         "phi_small": "phi-3-small-8k-instruct",
         "phi4": "phi-4",
         "phi4_mini": "phi-4-mini-instruct",
+        "phi4_reasoning": "phi-4-reasoning",
     },
     groups=(
         _g("Phi-3-mini-4k-instruct", "phi3"),

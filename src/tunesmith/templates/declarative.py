@@ -75,6 +75,9 @@ class DeclarativeTemplate:
     system turn unconditional (Llama 3.1: the turn with the dates is always written)."""
     default_system_with_tools: bool = True
     """False: with tool definitions the default system prompt is not written (Hermes 3's tool_use template)."""
+    tools_default_system: str | None = None
+    """System text written only when tool definitions are given and the conversation has no system
+    message (``{date}`` allowed): Qwen3-Coder writes its default system prompt only with tools."""
     system_content: str = "{system}"
     """What the system format's ``{content}`` holds when no tools are given: ``{system}`` is the system
     text, ``{date}`` the date (Llama 3.1: ``"Cutting Knowledge Date: …\\nToday Date: {date}\\n\\n{system}"``)."""
@@ -123,6 +126,9 @@ class DeclarativeTemplate:
     ``tools_system_sep``, or nothing without a system), ``{tools}`` and ``{date}``; rendered with the
     ``system`` format."""
     tools_system_sep: str = "\n\n"
+    tools_system_part: str = "{system}"
+    """How a given system text appears in ``tools_system``'s ``{system}`` (before ``tools_system_sep``):
+    Command R7B puts it under a ``# Developer Preamble`` heading."""
     tools_in_first_user: str | None = None
     """When set, tool definitions open the first user message instead (Llama 3.1): placeholders
     ``{tools}`` and ``{content}``; a conversation whose first message after the system is not a user
@@ -326,6 +332,13 @@ class DeclarativeTemplate:
         default = self.default_system is not None and (self.default_system_with_tools or not tools)
         if system_text is None and self.system_style != "reject" and default:
             system_text = fill(self.default_system, date=date)
+        if (
+            system_text is None
+            and tools
+            and self.tools_default_system is not None
+            and self.system_style != "reject"
+        ):
+            system_text = fill(self.tools_default_system, date=date)
         if tools:
             if self.tool_format is None or (self.tools_system is None and self.tools_block is None):
                 raise TemplateError(
@@ -334,7 +347,11 @@ class DeclarativeTemplate:
                 )
             if self.tools_system is not None:
                 in_system = "" if self.tools_in_first_user or self.tools_block else definitions
-                sys_part = "" if system_text is None else system_text + self.tools_system_sep
+                sys_part = (
+                    ""
+                    if system_text is None
+                    else fill(self.tools_system_part, system=system_text) + self.tools_system_sep
+                )
                 return fill(self.tools_system, system=sys_part, tools=in_system, date=date)
         if system_text is None:
             return None
@@ -434,14 +451,11 @@ class DeclarativeTemplate:
             elif m.role == "assistant":
                 header = runner.header(k) if runner and runner.has("header") else self.assistant_header
                 emit(header, i, "assistant_header")
-                trained = self._assistant_body(m, i, k > last_query, is_last, runner, k) + self.assistant_end
+                end = runner.end(k) if runner and runner.has("end") else self.assistant_end
+                trained = self._assistant_body(m, i, k > last_query, is_last, runner, k) + end
                 weight = 1.0 if m.loss_weight is None else m.loss_weight
                 stripped = trained.rstrip()
-                if (
-                    stripped != trained
-                    and self.assistant_end.strip()
-                    and stripped.endswith(self.assistant_end.strip())
-                ):
+                if stripped != trained and end.strip() and stripped.endswith(end.strip()):
                     emit(stripped, i, "assistant", True, weight)
                     emit(trained[len(stripped) :], i, "assistant_tail")
                 else:
@@ -462,7 +476,7 @@ class DeclarativeTemplate:
                 gen += self.reasoning.off_generation
             emit(gen, len(msgs), "generation_prompt")
         else:
-            emit(self.suffix, len(msgs), "suffix")
+            emit(runner.suffix() if runner and runner.has("suffix") else self.suffix, len(msgs), "suffix")
         return assemble(segments, add_generation_prompt)
 
     def _tool_text(self, m: Message, index: int) -> str:

@@ -90,7 +90,10 @@ def declarative_to_jinja(t: DeclarativeTemplate) -> str:
         "{%- set ns = namespace(system=none, offset=0, merge=none, ftools=none, last_query=-1, found=false,"
         " block=none, block_at=-1) %}"
     )
-    if any("{date}" in (s or "") for s in (t.default_system, t.system_content, t.tools_system)):
+    if any(
+        "{date}" in (s or "")
+        for s in (t.default_system, t.tools_default_system, t.system_content, t.tools_system)
+    ):
         default = lit(t.default_date) if t.default_date is not None else f"strftime_now({lit(t.date_format)})"
         a(
             f"{{%- if date_string is defined %}}{{%- set date = date_string %}}{{%- else %}}{{%- set date = {default} %}}"
@@ -113,6 +116,11 @@ def declarative_to_jinja(t: DeclarativeTemplate) -> str:
         a(
             f"{{%- if ns.system is none{'' if t.default_system_with_tools else ' and not tools'} %}}"
             f"{{%- set ns.system = {_fill(t.default_system, date='date')} %}}{{%- endif %}}"
+        )
+    if t.tools_default_system is not None and t.system_style != "reject":
+        a(
+            "{%- if ns.system is none and tools %}"
+            f"{{%- set ns.system = {_fill(t.tools_default_system, date='date')} %}}{{%- endif %}}"
         )
     _tools_block(t, a)
     a("{%- set body = messages[ns.offset:] %}")
@@ -209,7 +217,10 @@ def declarative_to_jinja(t: DeclarativeTemplate) -> str:
                 f"{{%- set content = content + {lit(t.tool_call_separator)} + calls.t if content else calls.t %}}"
             )
         a("{%- endif %}")
-    a(f"{{{{- content + {_fill(t.assistant_end)} }}}}")
+    if t.snippets is not None and t.snippets.has("end"):
+        a("{{- content + ts_end(m, i, body, tools, ts_state) }}")
+    else:
+        a(f"{{{{- content + {_fill(t.assistant_end)} }}}}")
     a("{%- elif m.role == 'tool' %}")
     if t.snippets is not None and t.snippets.has("tool"):
         a("{{- ts_tool(m, i, body, tools, ts_state) }}")
@@ -227,7 +238,9 @@ def declarative_to_jinja(t: DeclarativeTemplate) -> str:
             "{%- if enable_thinking is defined and enable_thinking is false %}"
             f"{{{{- {lit(r.off_generation)} }}}}{{%- endif %}}"
         )
-    if t.suffix:
+    if t.snippets is not None and t.snippets.has("suffix"):
+        a("{%- else %}{{- ts_suffix(body, tools, ts_state) }}")
+    elif t.suffix:
         a(f"{{%- else %}}{{{{- {_fill(t.suffix)} }}}}")
     a("{%- endif %}")
     return "\n".join(j) + "\n"
@@ -287,7 +300,8 @@ def _tools_block(t: DeclarativeTemplate, a) -> None:
         else:
             a(_TOOLS_JINJA[t.tool_definitions])
         if t.tools_system is not None:
-            a(f"{{%- set sys_part = '' if ns.system is none else ns.system + {lit(t.tools_system_sep)} %}}")
+            part = _fill(t.tools_system_part, system="ns.system")
+            a(f"{{%- set sys_part = '' if ns.system is none else {part} + {lit(t.tools_system_sep)} %}}")
             in_system = "''" if t.tools_in_first_user is not None or t.tools_block is not None else "tt.t"
             a(
                 f"{{%- set ns.system = {_fill(t.tools_system, system='sys_part', tools=in_system, date='date')} %}}"

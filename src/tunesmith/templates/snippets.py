@@ -22,6 +22,10 @@ Each macro receives what the official template would see:
 
 ``generation(body, tools, state)``
     The generation prompt (replaces ``generation_prompt``; DeepSeek V3 writes none after tool results).
+``end(m, i, body, tools, state)``
+    The trained end-of-turn text of the assistant message ``body[i]`` (replaces the fixed one).
+``suffix(body, tools, state)``
+    The text after the last message without a generation prompt (replaces ``suffix``).
 
 ``m`` is the message as transformers passes it (OpenAI dict, ``None`` values dropped), ``body`` the
 messages after the leading system message, ``state`` a namespace shared by all calls of one render
@@ -47,6 +51,8 @@ SIGNATURES: Mapping[str, str] = {
     "calls": "m, content, i, body, tools, state",
     "tool": "m, i, body, tools, state",
     "generation": "body, tools, state",
+    "end": "m, i, body, tools, state",
+    "suffix": "body, tools, state",
 }
 
 
@@ -59,6 +65,11 @@ class ToolSnippets:
     calls: str | None = None
     tool: str | None = None
     generation: str | None = None
+    end: str | None = None
+    """The trained end of the assistant message ``body[i]`` (replaces the fixed end-of-turn marker;
+    Command R7B closes a tool-call message without ``<|END_RESPONSE|>``)."""
+    suffix: str | None = None
+    """Text after the last message when no generation prompt is added (replaces ``suffix``)."""
     helpers: str = ""
     """Extra macros the bodies call (Hermes' ``json_to_python_type``), pasted before them."""
     state: Mapping[str, Any] = field(default_factory=dict)
@@ -132,6 +143,12 @@ class SnippetRunner:
 
     def generation(self) -> str:
         return self._call("generation", self.body, self.tools, self.state)
+
+    def end(self, i: int) -> str:
+        return self._call("end", self.body[i], i, self.body, self.tools, self.state)
+
+    def suffix(self) -> str:
+        return self._call("suffix", self.body, self.tools, self.state)
 
     def tool(self, i: int) -> str:
         return self._call("tool", self.body[i], i, self.body, self.tools, self.state)

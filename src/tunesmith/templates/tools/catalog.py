@@ -13,11 +13,17 @@ from types import MappingProxyType
 
 from tunesmith.registry import Registry
 from tunesmith.templates.tools.base import ToolFormat
+from tunesmith.templates.tools.cohere import CommandRToolFormat
 from tunesmith.templates.tools.deepseek import DeepSeekToolFormat
 from tunesmith.templates.tools.glm import Glm4MoeToolFormat, Glm4ToolFormat
+from tunesmith.templates.tools.gpt_oss import GptOssToolFormat
+from tunesmith.templates.tools.granite import GraniteToolFormat
 from tunesmith.templates.tools.hermes import HermesToolFormat
 from tunesmith.templates.tools.llama3 import Llama3ToolFormat
+from tunesmith.templates.tools.llama4 import Llama4ToolFormat
 from tunesmith.templates.tools.mistral import MistralToolFormat
+from tunesmith.templates.tools.phi4_mini import Phi4MiniToolFormat
+from tunesmith.templates.tools.qwen3_coder import Qwen3CoderToolFormat
 from tunesmith.templates.tools.react import ReactToolFormat
 
 ORIGIN = "builtin:tools"
@@ -35,6 +41,13 @@ _BUILTIN: tuple[ToolFormat, ...] = (
     Glm4MoeToolFormat("glm4_moe"),
     DeepSeekToolFormat("deepseek_v3", version="v3"),
     DeepSeekToolFormat("deepseek_v3_1", version="v3_1"),
+    GptOssToolFormat("gpt_oss"),
+    Phi4MiniToolFormat("phi4_mini"),
+    Qwen3CoderToolFormat("qwen3_coder"),
+    Llama4ToolFormat("llama4"),
+    GraniteToolFormat("granite"),
+    CommandRToolFormat("command_r", version="r"),
+    CommandRToolFormat("command_r7b", version="r7b"),
 )
 
 TOOL_FORMATS: Mapping[str, ToolFormat] = MappingProxyType({f.name: f for f in _BUILTIN})
