@@ -268,7 +268,7 @@ BAD_REQUESTS: list[tuple[str, Any, str | None]] = [
         {"model": MODEL, "messages": [{"role": "user", "content": "x"}], "max_tokens": 10**6},
         "max_tokens",
     ),
-    ("stream on completions", {"model": MODEL, "prompt": "x", "stream": True}, "stream"),
+    ("suffix on completions", {"model": MODEL, "prompt": "x", "suffix": "y"}, "suffix"),
     ("token id out of range", {"model": MODEL, "prompt": [10**8]}, "prompt"),
 ]
 

@@ -176,3 +176,24 @@ def test_vision_models_are_detected_from_their_config() -> None:
     assert is_vision_model(Engine(Model(Config(vision_config={"hidden_size": 8}))))
     assert not is_vision_model(Engine(Model(Config(hidden_size=8))))
     assert not is_vision_model(object())
+
+
+def test_an_uploaded_image_reaches_a_vision_model(tmp_path) -> None:
+    from PIL import Image
+
+    from tunesmith.config import load_config
+    from tunesmith.serve.backend import build_serving_engine
+    from tunesmith.testing.vlm import build_tiny_vlm
+
+    path = build_tiny_vlm("qwen2_vl", tmp_path / "tiny-qwen2-vl", seed=3)
+    engine = build_serving_engine(load_config([f"model_name_or_path={path}"], verb="webchat"))
+    upload = tmp_path / "upload.png"
+    Image.new("RGB", (56, 56), (0, 128, 255)).save(upload)
+    steps = list(stream_reply(engine, [], "what is this?", system=None, params=GREEDY, image=str(upload)))
+    shown = steps[-1]
+    conversation = Conversation(
+        (Message("user", (Part("image", source=str(upload)), Part("text", text="what is this?"))),)
+    )
+    (expected,) = engine.generate([conversation], GREEDY)
+    assert shown[-1] == {"role": "assistant", "content": expected.text}
+    assert engine.render(conversation).inputs is not None  # the pixels went in

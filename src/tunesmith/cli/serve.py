@@ -1,7 +1,8 @@
 """`tunesmith serve CONFIG [key=value ...]`: the OpenAI-compatible API server (see docs/serving.md).
 
 Loads the model with the template it was trained with and serves ``/v1/chat/completions``,
-``/v1/completions`` and ``/v1/models`` with uvicorn on ``host:port`` (127.0.0.1:8000 by default).
+``/v1/completions``, ``/v1/models`` and, with a reward model, ``/v1/score`` with uvicorn on
+``host:port`` (127.0.0.1:8000 by default).
 """
 
 from __future__ import annotations
@@ -28,15 +29,15 @@ def run(argv: Sequence[str], *, verb: str = "serve") -> int:
         return 1
     from tunesmith.infer.build import user_errors
     from tunesmith.serve import ServeSettings, create_app
-    from tunesmith.serve.backend import build_serving_engine
+    from tunesmith.serve.backend import build_served
 
     try:
-        engine = build_serving_engine(cfg)
+        served = build_served(cfg)
         settings = ServeSettings.from_config(cfg)
     except user_errors() as exc:
         print(f"tunesmith {verb}: {exc}", file=sys.stderr)
         return 1
-    app = create_app(engine, settings)
+    app = create_app(served.engine, settings, scorer=served.scorer)
     logging.getLogger(__name__).info(
         "serving %r on http://%s:%d/v1 (auth: %s)",
         settings.model_name,

@@ -67,6 +67,9 @@ class ServeConfig:
     """Requests generated at the same time."""
     queue_size: int = 64
     """Requests waiting for a free slot before new ones are refused (HTTP 503)."""
+    score_model: str | None = None
+    """Reward model (a stage rm output_dir) served on /v1/score beside the chat model (None: a
+    reward model given as model_name_or_path is served alone; otherwise /v1/score answers 501)."""
 
 
 @dataclass(frozen=True)

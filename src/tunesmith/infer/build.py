@@ -10,6 +10,7 @@ from tunesmith.templates.base import RenderOptions
 if TYPE_CHECKING:
     from tunesmith.config import RunConfig
     from tunesmith.infer.engine import TransformersEngine
+    from tunesmith.infer.vision import VisionInputs
     from tunesmith.templates.base import ChatTemplate
 
 logger = logging.getLogger(__name__)
@@ -65,4 +66,20 @@ def build_engine(cfg: RunConfig) -> TransformersEngine:
         template,
         tool_format=cfg.template.tool_format,
         render_options=render_options(cfg),
+        vision=vision_inputs(cfg, tokenizer, model),
     )
+
+
+def vision_inputs(cfg: RunConfig, tokenizer: Any, model: Any) -> VisionInputs | None:
+    """For a vision-language model, what turns its images into inputs (None for a text model)."""
+    from tunesmith.model.composite import is_multimodal_config
+
+    config = getattr(model, "config", None)
+    if config is None or not is_multimodal_config(config):
+        return None
+    from tunesmith.infer.vision import load_vision_inputs
+    from tunesmith.model.hub import resolve_source
+
+    assert cfg.model.model_name_or_path is not None
+    source = resolve_source(cfg.model.model_name_or_path, cfg.model)
+    return load_vision_inputs(source, tokenizer, model)

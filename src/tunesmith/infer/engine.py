@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from tunesmith.infer.output import FinishReason, Generation, find_stop, finish, held_back
@@ -24,15 +24,19 @@ from tunesmith.templates.messages import Conversation
 if TYPE_CHECKING:
     import torch
 
+    from tunesmith.infer.vision import VisionInputs
+
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Prompt:
-    """A rendered prompt and its token ids."""
+    """A rendered prompt and its token ids (image tokens expanded for a vision-language model)."""
 
     text: str
     ids: tuple[int, ...]
+    inputs: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+    """Pixel inputs of the prompt's images (``pixel_values``, ...), None without images."""
 
 
 @runtime_checkable
@@ -106,7 +110,8 @@ class TextStream:
 
 class TransformersEngine:
     """Runs ``model.generate`` on prompts rendered by ``template``; safe to share between threads
-    (one generation at a time)."""
+    (one generation at a time). With ``vision`` (a vision-language model), image parts of user
+    messages become image tokens and pixel inputs (see :mod:`tunesmith.infer.vision`)."""
 
     def __init__(
         self,
@@ -116,6 +121,7 @@ class TransformersEngine:
         *,
         tool_format: str | None = None,
         render_options: RenderOptions | None = None,
+        vision: VisionInputs | None = None,
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
@@ -123,40 +129,39 @@ class TransformersEngine:
         self.tool_format = tool_format or template.tool_format
         """Format tool calls are read with (the template's unless overridden)."""
         self.render_options = render_options
+        self.vision = vision
         self._lock = threading.Lock()
         self.pad_id = _pad_id(tokenizer, model)
         """Token id prompts are padded with: the tokenizer's pad token, else the generation config's, else EOS."""
 
+    @property
+    def accepts_images(self) -> bool:
+        """Whether image parts can be sent (a vision-language model with its processor)."""
+        return self.vision is not None
+
     # -- prompts -------------------------------------------------------------------------------
     def render(self, conversation: Conversation) -> Prompt:
-        """The prompt text (with the generation prompt) and its ids, tokenized once without special tokens."""
+        """The prompt text (with the generation prompt) and its ids, tokenized once without special
+        tokens; images (``data:`` URLs or local paths) are read and their placeholders expanded."""
+        media = [p for m in conversation.messages for p in m.media]
+        for part in media:
+            if part.type != "image" or self.vision is None:
+                need = "a vision-language model" if part.type == "image" else "a model for it"
+                raise ValueError(f"this model takes text only: {part.type} inputs need {need}")
         text = self.template.render(
             conversation, add_generation_prompt=True, options=self.render_options
         ).text
+        if media and self.vision is not None:
+            from tunesmith.infer.vision import open_image
+
+            prepared = self.vision.prepare(text, [open_image(p.source) for p in media])
+            return Prompt(text, prepared.ids, prepared.inputs)
         ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
         return Prompt(text, tuple(ids))
 
     def stop_plan(self, params: SamplingParams) -> StopPlan:
-        strings = tuple(dict.fromkeys((*self.template.stop_strings, *params.stop)))
-        eos: list[int] = []
-        multi: list[str] = []
-        for s in strings:
-            ids = self.tokenizer.encode(s, add_special_tokens=False)
-            if len(ids) == 1 and self.tokenizer.decode(ids) == s:
-                eos.append(ids[0])
-            else:
-                multi.append(s)
         configured = getattr(getattr(self.model, "generation_config", None), "eos_token_id", None)
-        for extra in (configured, self.tokenizer.eos_token_id):
-            if isinstance(extra, int):
-                eos.append(extra)
-            elif extra is not None:
-                eos.extend(int(i) for i in extra)
-        eos_ids = tuple(dict.fromkeys(eos))
-        # An eos id that is not a special token decodes to text; cut the text there too.
-        decoded = (self.tokenizer.decode([i]) for i in eos_ids)
-        text_stops = tuple(dict.fromkeys((*strings, *(d for d in decoded if d))))
-        return StopPlan(eos_ids, tuple(multi), text_stops)
+        return build_stop_plan(self.tokenizer, self.template.stop_strings, params, configured)
 
     def _generate_kwargs(
         self, params: SamplingParams, plan: StopPlan, prompt_width: int, *extra_criteria: Any
@@ -197,7 +202,10 @@ class TransformersEngine:
         if not conversations:
             return []
         prompts = [self.render(c) for c in conversations]
-        outputs = self.generate_ids([p.ids for p in prompts], params)
+        if any(p.inputs for p in prompts):  # rows with images are generated one by one
+            outputs = [self.generate_ids([p.ids], params, inputs=p.inputs)[0] for p in prompts]
+        else:
+            outputs = self.generate_ids([p.ids for p in prompts], params)
         plan = self.stop_plan(params)
         return [
             self._finish(
@@ -211,13 +219,21 @@ class TransformersEngine:
             for ids, prompt, conv in zip(outputs, prompts, conversations, strict=True)
         ]
 
-    def generate_ids(self, prompts: Sequence[Sequence[int]], params: SamplingParams) -> list[list[int]]:
-        """The new token ids for each prompt (left-padded batch; pads after a finished row removed)."""
+    def generate_ids(
+        self,
+        prompts: Sequence[Sequence[int]],
+        params: SamplingParams,
+        *,
+        inputs: Mapping[str, Any] | None = None,
+    ) -> list[list[int]]:
+        """The new token ids for each prompt (left-padded batch; pads after a finished row removed);
+        ``inputs``: the pixel inputs of a single prompt with images."""
         import torch
 
         plan = self.stop_plan(params)
         input_ids, attention_mask = self._left_pad(prompts)
         kwargs = self._generate_kwargs(params, plan, input_ids.shape[1])
+        kwargs.update(self._media_kwargs(inputs, len(prompts)))
         with self._lock, torch.inference_mode():
             if params.seed is not None:
                 torch.manual_seed(params.seed)
@@ -257,6 +273,22 @@ class TransformersEngine:
             tool_format=tool_format,
         )
 
+    def _media_kwargs(self, inputs: Mapping[str, Any] | None, rows: int) -> dict[str, Any]:
+        if not inputs:
+            return {}
+        if rows != 1:
+            raise ValueError("pixel inputs go with a single prompt")
+        device = getattr(self.model, "device", None)
+        dtype = getattr(self.model, "dtype", None)
+        out = {}
+        for key, value in inputs.items():
+            if hasattr(value, "to") and device is not None:
+                value = (
+                    value.to(device=device, dtype=dtype) if value.is_floating_point() else value.to(device)
+                )
+            out[key] = value
+        return out
+
     def _left_pad(self, prompts: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         import torch
 
@@ -276,15 +308,35 @@ class TransformersEngine:
     def stream(self, conversation: Conversation, params: SamplingParams) -> TextStream:
         """The reply, piece by piece as tokens are generated; text that may begin a stop string is held
         back until it is known not to. Closing the stream early stops the generation."""
+        prompt = self.render(conversation)
+        skip = self._skip_special(params, conversation)
+        return self.stream_ids(prompt.ids, params, skip_special_tokens=skip, inputs=prompt.inputs)
+
+    def stream_ids(
+        self,
+        prompt_ids: Sequence[int],
+        params: SamplingParams,
+        *,
+        skip_special_tokens: bool | None = None,
+        inputs: Mapping[str, Any] | None = None,
+    ) -> TextStream:
+        """The reply to a tokenized prompt, piece by piece (see :meth:`stream`); special tokens are
+        dropped as ``params`` says unless ``skip_special_tokens`` is given; ``inputs``: pixel inputs."""
         if params.num_beams > 1:
             raise ValueError("streaming needs num_beams == 1 (beam search decides the text only at the end)")
-        prompt = self.render(conversation)
+        skip = params.skip_special_tokens if skip_special_tokens is None else skip_special_tokens
         end = StreamEnd()
-        pieces = self._stream_pieces(prompt, params, end, self._skip_special(params, conversation))
-        return TextStream(pieces, end, len(prompt.ids))
+        media = self._media_kwargs(inputs, 1)
+        pieces = self._stream_pieces(tuple(prompt_ids), params, end, skip, media)
+        return TextStream(pieces, end, len(prompt_ids))
 
     def _stream_pieces(
-        self, prompt: Prompt, params: SamplingParams, end: StreamEnd, skip: bool
+        self,
+        prompt_ids: tuple[int, ...],
+        params: SamplingParams,
+        end: StreamEnd,
+        skip: bool,
+        media: Mapping[str, Any],
     ) -> Iterator[str]:
         import torch
 
@@ -293,7 +345,7 @@ class TransformersEngine:
         plan = self.stop_plan(params)
         cancel = threading.Event()
         streamer = counting_streamer(self.tokenizer, skip_prompt=True, skip_special_tokens=skip)
-        input_ids, attention_mask = self._left_pad([prompt.ids])
+        input_ids, attention_mask = self._left_pad([prompt_ids])
         kwargs = self._generate_kwargs(params, plan, input_ids.shape[1], StopOnEvent(cancel))
         failure: list[BaseException] = []
 
@@ -307,6 +359,7 @@ class TransformersEngine:
                         attention_mask=attention_mask,
                         streamer=streamer,
                         **kwargs,
+                        **media,
                     )
             except BaseException as exc:  # handed to the consumer, which re-raises it
                 failure.append(exc)
@@ -341,6 +394,33 @@ class TransformersEngine:
         end.completion_tokens = streamer.generated
         stopped = found or streamer.last_token in plan.eos_ids
         end.finish_reason = "stop" if stopped or streamer.generated < params.max_new_tokens else "length"
+
+
+def build_stop_plan(
+    tokenizer: Any, template_stops: Sequence[str], params: SamplingParams, configured_eos: Any = None
+) -> StopPlan:
+    """How a request stops: the template's end-of-turn markers and ``params.stop``; those that are one
+    token become end-of-sequence ids (with ``configured_eos``, the generation config's, and the
+    tokenizer's eos), the others stop strings. Shared by the engines so they stop alike."""
+    strings = tuple(dict.fromkeys((*template_stops, *params.stop)))
+    eos: list[int] = []
+    multi: list[str] = []
+    for s in strings:
+        ids = tokenizer.encode(s, add_special_tokens=False)
+        if len(ids) == 1 and tokenizer.decode(ids) == s:
+            eos.append(ids[0])
+        else:
+            multi.append(s)
+    for extra in (configured_eos, tokenizer.eos_token_id):
+        if isinstance(extra, int):
+            eos.append(extra)
+        elif extra is not None:
+            eos.extend(int(i) for i in extra)
+    eos_ids = tuple(dict.fromkeys(eos))
+    # An eos id that is not a special token decodes to text; cut the text there too.
+    decoded = (tokenizer.decode([i]) for i in eos_ids)
+    text_stops = tuple(dict.fromkeys((*strings, *(d for d in decoded if d))))
+    return StopPlan(eos_ids, tuple(multi), text_stops)
 
 
 def _pad_id(tokenizer: Any, model: Any) -> int:

@@ -30,6 +30,10 @@ class SamplingParams:
     """Sample among the top_k most likely tokens (0: no limit)."""
     repetition_penalty: float = 1.0
     """Penalty for repeating tokens (1.0: none)."""
+    presence_penalty: float = 0.0
+    """Additive penalty on tokens already generated (OpenAI semantics; the vLLM engine only)."""
+    frequency_penalty: float = 0.0
+    """Additive penalty growing with a token's count so far (OpenAI semantics; the vLLM engine only)."""
     num_beams: int = 1
     """Beams in beam search (1: none; not available when streaming)."""
     length_penalty: float = 1.0
@@ -86,6 +90,11 @@ class SamplingParams:
 
     def generate_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for transformers' ``generate`` (stops and special ids excluded)."""
+        if self.presence_penalty or self.frequency_penalty:
+            raise ValueError(
+                "presence_penalty / frequency_penalty need the vLLM engine (transformers has no additive "
+                "penalties); use repetition_penalty"
+            )
         out: dict[str, Any] = {
             "max_new_tokens": self.max_new_tokens,
             "num_beams": self.num_beams,

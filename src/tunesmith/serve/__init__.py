@@ -13,11 +13,12 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
 
-def create_app(engine: Any, settings: ServeSettings) -> FastAPI:
-    """The FastAPI app serving ``engine`` (see :func:`tunesmith.serve.app.create_app`)."""
+def create_app(engine: Any, settings: ServeSettings, *, scorer: Any = None) -> FastAPI:
+    """The FastAPI app serving ``engine`` and, on ``/v1/score``, the reward model ``scorer``
+    (see :func:`tunesmith.serve.app.create_app`)."""
     from tunesmith.serve.app import create_app as build
 
-    return build(engine, settings)
+    return build(engine, settings, scorer=scorer)
 
 
 __all__ = ["APIError", "MediaError", "MediaPolicy", "ServeSettings", "create_app", "served_model_name"]

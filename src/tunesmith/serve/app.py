@@ -1,8 +1,9 @@
 """The OpenAI-compatible API as a FastAPI app: ``create_app(engine, settings)``.
 
 Endpoints: ``GET /health`` (no auth), ``GET /v1/models``, ``GET /v1/models/{model}``,
-``POST /v1/chat/completions`` (JSON or SSE), ``POST /v1/completions``, ``POST /v1/score`` (501: needs
-a reward model). Everything the app holds (engine, settings, admission queue) lives on the app made
+``POST /v1/chat/completions`` (JSON or SSE), ``POST /v1/completions`` (JSON or SSE), ``POST /v1/score``
+(with a reward model; 501 without). A server may serve a reward model alone (``engine`` None): the
+generating endpoints then answer 400. Everything the app holds (engine, settings, admission queue) lives on the app made
 by the factory; nothing is module-level state.
 
 This module imports FastAPI (import it only to build an app); its route functions are annotated with
@@ -15,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from tunesmith import __version__
@@ -23,6 +24,7 @@ from tunesmith.infer.engine import InferenceEngine
 from tunesmith.serve import schemas as s
 from tunesmith.serve.errors import APIError, install_error_handlers
 from tunesmith.serve.queue import AdmissionQueue, QueueFull, Slot
+from tunesmith.serve.score import RewardScorer
 from tunesmith.serve.settings import ServeSettings
 
 logger = logging.getLogger(__name__)
@@ -30,7 +32,10 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ServerState:
-    engine: InferenceEngine
+    engine: InferenceEngine | None
+    """The generating engine (None: a reward model is served alone)."""
+    scorer: RewardScorer | None
+    """The reward model ``/v1/score`` uses (None: 501)."""
     settings: ServeSettings
     queue: AdmissionQueue
     created: int
@@ -61,17 +66,31 @@ class ServerState:
         finally:
             slot.release()
 
+    def generator(self) -> InferenceEngine:
+        if self.engine is None:
+            raise APIError(
+                400,
+                "this server serves a reward model only: it scores with POST /v1/score and does not generate",
+                code="reward_model_only",
+            )
+        return self.engine
 
-def create_app(engine: InferenceEngine, settings: ServeSettings) -> FastAPI:
-    """A FastAPI app serving ``engine`` as ``settings`` say."""
+
+def create_app(
+    engine: InferenceEngine | None, settings: ServeSettings, *, scorer: RewardScorer | None = None
+) -> FastAPI:
+    """A FastAPI app serving ``engine`` (and ``scorer`` on ``/v1/score``) as ``settings`` say."""
     import time
 
     from tunesmith.serve.limits import BodySizeLimit
     from tunesmith.serve.toolcalls import tool_call_marker
 
     tool_format = getattr(engine, "tool_format", None)
+    if engine is None and scorer is None:
+        raise ValueError("create_app needs an engine, a reward-model scorer, or both")
     state = ServerState(
         engine=engine,
+        scorer=scorer,
         settings=settings,
         queue=AdmissionQueue(settings.max_concurrency, settings.queue_size),
         created=int(time.time()),
@@ -153,10 +172,16 @@ def create_app(engine: InferenceEngine, settings: ServeSettings) -> FastAPI:
         tags=["chat"],
     )
     async def chat_completions(body: s.ChatCompletionRequest) -> Any:
-        from tunesmith.serve.chat import chat_plan, chat_response, check_model, generate_choices
+        from tunesmith.serve.chat import chat_plan, chat_response, check_model, generate_choices, has_media
 
         check_model(body.model, settings)
-        plan = chat_plan(body, engine, settings)
+        engine = state.generator()
+        if has_media(body):  # images are read (maybe fetched) and processed: off the event loop
+            import anyio
+
+            plan = await anyio.to_thread.run_sync(chat_plan, body, engine, settings)
+        else:
+            plan = chat_plan(body, engine, settings)
         slot = await state.admit()
         if body.stream:
             from tunesmith.serve.streaming import chat_events
@@ -170,29 +195,53 @@ def create_app(engine: InferenceEngine, settings: ServeSettings) -> FastAPI:
         "/v1/completions",
         response_model=s.Completion,
         dependencies=auth,
-        responses=errors,
+        responses={**errors, **stream_doc},
         tags=["completions"],
     )
-    async def completions(body: s.CompletionRequest) -> s.Completion:
+    async def completions(body: s.CompletionRequest) -> Any:
         from tunesmith.serve.chat import check_model
-        from tunesmith.serve.completions import complete
+        from tunesmith.serve.completions import complete, completion_events, completion_plan
 
         check_model(body.model, settings)
+        engine = state.generator()
+        plan = completion_plan(engine, body, settings)
         slot = await state.admit()
-        return await state.run(slot, complete, engine, body, settings, settings.model_name)
+        if body.stream:
+            return slot_stream(completion_events(engine, plan, settings.model_name), slot)
+        return await state.run(slot, complete, engine, plan, settings.model_name)
+
+    async def needs_scorer() -> None:
+        if scorer is None:  # before the body is read: 501 whatever was sent
+            from tunesmith.serve.score import no_reward_model
+
+            raise no_reward_model()
 
     @app.post(
         "/v1/score",
-        dependencies=auth,
-        responses={501: {"model": s.ErrorResponse, "description": "needs a reward model"}},
+        response_model=s.ScoreResponse,
+        dependencies=[*auth, Depends(needs_scorer)],
+        responses={**errors, 501: {"model": s.ErrorResponse, "description": "no reward model is served"}},
         tags=["score"],
     )
-    async def score(request: Request) -> Any:
-        raise APIError(
-            501,
-            "/v1/score needs a reward model (a model trained with stage rm, which is not available in this "
-            "version); this server serves a causal language model",
-            code="reward_model_required",
+    async def score(body: s.ScoreRequest) -> s.ScoreResponse:
+        from tunesmith.serve.chat import completion_id, now
+        from tunesmith.serve.score import request_texts
+
+        assert scorer is not None
+        if body.model not in (settings.model_name, scorer.name):
+            from tunesmith.serve.chat import check_model
+
+            check_model(body.model, settings)
+        texts = request_texts(body, scorer)
+        slot = await state.admit()
+        scored = await state.run(slot, scorer.score, texts)
+        tokens = sum(item.tokens for item in scored)
+        return s.ScoreResponse(
+            id=completion_id("score"),
+            created=now(),
+            model=body.model,
+            data=[s.ScoreData(index=i, score=item.score) for i, item in enumerate(scored)],
+            usage=s.ScoreUsage(prompt_tokens=tokens, total_tokens=tokens),
         )
 
     return app

@@ -5,7 +5,8 @@ What is refused with a 400, rather than silently ignored: non-zero ``presence_pe
 ``frequency_penalty`` (transformers has no additive penalties; use the ``repetition_penalty``
 extension), ``logprobs`` / ``top_logprobs`` / ``logit_bias``, ``tool_choice`` ``"required"`` or a
 named function (no constrained decoding), ``response_format`` ``json_schema``, media parts for a
-text-only model, and prompts that do not fit the model's context.
+text-only model (images are accepted by a vision-language model, read under the server's media
+policy), and prompts that do not fit the model's context.
 """
 
 from __future__ import annotations
@@ -69,10 +70,12 @@ def check_model(requested: str, settings: ServeSettings) -> None:
         )
 
 
-def refuse_unsupported(req: SamplingFields) -> None:
+def refuse_unsupported(req: SamplingFields, engine: Any = None) -> None:
+    """400 for what the server cannot honour; additive penalties only where the engine has them (vLLM)."""
+    additive = bool(getattr(engine, "additive_penalties", False))
     for name in ("presence_penalty", "frequency_penalty"):
         value = getattr(req, name)
-        if value:
+        if value and not additive:
             raise bad_request(
                 f"{name} is not supported (only 0); use the repetition_penalty extension "
                 "(multiplicative, 1.0 = none) instead",
@@ -103,6 +106,9 @@ def stop_strings(stop: str | list[str] | None) -> tuple[str, ...]:
 def context_length(engine: Any, settings: ServeSettings) -> int | None:
     if settings.context_length is not None:
         return settings.context_length
+    own = getattr(engine, "context_length", None)  # the vLLM engine's max_model_len
+    if isinstance(own, int) and own > 0:
+        return own
     config = getattr(getattr(engine, "model", None), "config", None)
     value = getattr(config, "max_position_embeddings", None)
     return value if isinstance(value, int) and value > 0 else None
@@ -162,31 +168,37 @@ def sampling_params(req: SamplingFields, defaults: SamplingParams, budget: int) 
         changes["top_k"] = req.top_k
     if req.repetition_penalty is not None:
         changes["repetition_penalty"] = req.repetition_penalty
+    for name in ("presence_penalty", "frequency_penalty"):
+        if getattr(req, name):  # refused earlier unless the engine has additive penalties
+            changes[name] = getattr(req, name)
     base = defaults.replace(**changes)
     if req.seed is None:
         return (base,) * req.n
     return tuple(base.replace(seed=(req.seed + i) % 2**63) for i in range(req.n))
 
 
-def _message_dict(message: ChatMessage, index: int) -> dict[str, Any]:
+def message_dict(message: ChatMessage, index: int, *, allow_media: bool) -> dict[str, Any]:
+    """``message`` as the dict :meth:`Conversation.from_openai` reads (``developer`` read as ``system``);
+    media parts are refused unless ``allow_media``."""
     raw = message.model_dump(exclude_none=True)
     if raw["role"] == "developer":
         raw["role"] = "system"
     content = raw.get("content")
     if isinstance(content, list):
         for j, part in enumerate(content):
-            if part["type"] != "text":
+            if part["type"] != "text" and not (allow_media and part["type"] == "image_url"):
+                need = "a vision" if part["type"] == "image_url" else "an audio"
                 raise bad_request(
                     f"messages[{index}].content[{j}]: this model takes text only ({part['type']} parts need "
-                    "a vision or audio model)",
+                    f"{need} model)",
                     param=f"messages.{index}.content.{j}",
                     code="unsupported_content",
                 )
     return raw
 
 
-def build_conversation(req: ChatCompletionRequest) -> Conversation:
-    messages = [_message_dict(m, i) for i, m in enumerate(req.messages)]
+def build_conversation(req: ChatCompletionRequest, *, allow_media: bool = False) -> Conversation:
+    messages = [message_dict(m, i, allow_media=allow_media) for i, m in enumerate(req.messages)]
     tools = [t.model_dump(exclude_none=True) for t in req.tools] if req.tools else None
     try:
         return Conversation.from_openai(messages, tools)
@@ -214,7 +226,7 @@ def _check_tool_options(req: ChatCompletionRequest) -> bool:
 
 def chat_plan(req: ChatCompletionRequest, engine: InferenceEngine, settings: ServeSettings) -> ChatPlan:
     """Validate ``req`` against what the server can do and render its prompt (template errors → 400)."""
-    refuse_unsupported(req)
+    refuse_unsupported(req, engine)
     if req.top_logprobs:
         raise bad_request("top_logprobs is not supported", param="top_logprobs", code="unsupported_parameter")
     read_tools = _check_tool_options(req)
@@ -225,10 +237,17 @@ def chat_plan(req: ChatCompletionRequest, engine: InferenceEngine, settings: Ser
             param="response_format",
             code="unsupported_parameter",
         )
-    conversation = build_conversation(req)
+    conversation = build_conversation(req, allow_media=getattr(engine, "accepts_images", False))
+    if any(m.media for m in conversation.messages):
+        from tunesmith.serve.media import MediaError, resolve_images
+
+        try:
+            conversation = resolve_images(conversation, settings.media)
+        except MediaError as exc:
+            raise bad_request(str(exc), param="messages", code="invalid_image") from None
     try:
         prompt = engine.render(conversation)
-    except ValueError as exc:  # the template refuses this conversation
+    except ValueError as exc:  # the template refuses this conversation, or an image
         raise bad_request(str(exc), param="messages") from None
     requested = req.max_completion_tokens if req.max_completion_tokens is not None else req.max_tokens
     param = "max_completion_tokens" if req.max_completion_tokens is not None else "max_tokens"
@@ -241,6 +260,11 @@ def chat_plan(req: ChatCompletionRequest, engine: InferenceEngine, settings: Ser
         json_output=fmt == "json_object",
         include_usage=bool(req.stream_options and req.stream_options.include_usage),
     )
+
+
+def has_media(req: ChatCompletionRequest) -> bool:
+    """Whether a message carries a non-text part (reading it may mean a fetch: not on the event loop)."""
+    return any(isinstance(m.content, list) and any(p.type != "text" for p in m.content) for m in req.messages)
 
 
 def check_json(content: str) -> None:

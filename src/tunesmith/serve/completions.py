@@ -2,24 +2,54 @@
 
 A text prompt is tokenized as vLLM does (``add_special_tokens=True``: a BOS token is added for
 models that have one); token-id prompts are used as given. Generation stops at the end-of-sequence
-ids and the template's end-of-turn markers, plus the request's ``stop`` strings. ``stream: true`` is
-not supported on this endpoint yet (400); chat completions stream.
+ids and the template's end-of-turn markers, plus the request's ``stop`` strings. With ``stream: true``
+the choices are sent as ``text_completion`` chunks (one prompt and one choice after the other),
+joining to exactly the non-streamed text under greedy decoding.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from tunesmith.infer.output import finish
+from tunesmith.infer.output import Generation, finish
+from tunesmith.infer.sampling import SamplingParams
 from tunesmith.serve.chat import completion_id, max_new_tokens, now, refuse_unsupported, sampling_params
-from tunesmith.serve.errors import bad_request
+from tunesmith.serve.errors import APIError, bad_request, error_body
 from tunesmith.serve.schemas import Completion, CompletionChoice, CompletionRequest, Usage
 from tunesmith.serve.settings import ServeSettings
+
+logger = logging.getLogger(__name__)
 
 MAX_PROMPTS = 16
 DEFAULT_MAX_TOKENS = 16
 """OpenAI's default ``max_tokens`` for completions."""
+
+
+@dataclass(frozen=True)
+class CompletionPlan:
+    """How one completions request is answered: choice ``p * len(params) + c`` continues prompt ``p``
+    with ``params[c]``."""
+
+    prompts: tuple[tuple[int, ...], ...]
+    params: tuple[SamplingParams, ...]
+    echoes: tuple[str, ...]
+    """Per prompt, the text put before each of its choices (the decoded prompt with ``echo``, else "")."""
+    include_usage: bool
+
+    @property
+    def prompt_tokens(self) -> int:
+        return sum(len(p) for p in self.prompts)
+
+    def choices(self) -> list[tuple[int, tuple[int, ...], SamplingParams, str]]:
+        """(choice index, prompt ids, params, echo) of every choice, in order."""
+        out = []
+        for p_index, (ids, echo) in enumerate(zip(self.prompts, self.echoes, strict=True)):
+            for c_index, params in enumerate(self.params):
+                out.append((p_index * len(self.params) + c_index, ids, params, echo))
+        return out
 
 
 def prompt_ids(prompt: str | list[str] | list[int] | list[list[int]], tokenizer: Any) -> list[list[int]]:
@@ -48,15 +78,9 @@ def prompt_ids(prompt: str | list[str] | list[int] | list[list[int]], tokenizer:
     return out
 
 
-def complete(engine: Any, req: CompletionRequest, settings: ServeSettings, model: str) -> Completion:
-    """Generate the completions of ``req`` (blocking: run it in a worker thread)."""
-    refuse_unsupported(req)
-    if req.stream:
-        raise bad_request(
-            "stream is not supported on /v1/completions yet; use /v1/chat/completions to stream",
-            param="stream",
-            code="unsupported_parameter",
-        )
+def completion_plan(engine: Any, req: CompletionRequest, settings: ServeSettings) -> CompletionPlan:
+    """Validate ``req`` and tokenize its prompts (400 for what cannot be served)."""
+    refuse_unsupported(req, engine)
     if req.suffix:
         raise bad_request("suffix is not supported", param="suffix", code="unsupported_parameter")
     if req.best_of is not None and req.best_of != req.n:
@@ -69,30 +93,34 @@ def complete(engine: Any, req: CompletionRequest, settings: ServeSettings, model
     budget = max_new_tokens(
         req.max_tokens, longest, engine, settings, "max_tokens", default=DEFAULT_MAX_TOKENS
     )
-    params = sampling_params(req, settings.defaults, budget)
+    echoes = tuple(tokenizer.decode(p, skip_special_tokens=True) if req.echo else "" for p in prompts)
+    return CompletionPlan(
+        prompts=tuple(tuple(p) for p in prompts),
+        params=sampling_params(req, settings.defaults, budget),
+        echoes=echoes,
+        include_usage=bool(req.stream and req.stream_options and req.stream_options.include_usage),
+    )
+
+
+def complete(engine: Any, plan: CompletionPlan, model: str) -> Completion:
+    """Generate the completions of ``plan`` (blocking: run it in a worker thread)."""
     choices: list[CompletionChoice] = []
     completion_tokens = 0
-    for p_index, ids in enumerate(prompts):
-        echo = tokenizer.decode(ids, skip_special_tokens=True) if req.echo else ""
-        for c_index, p in enumerate(params):
-            gen = _generate(engine, ids, p)
-            completion_tokens += gen.completion_tokens
-            reason = "length" if gen.finish_reason == "length" else "stop"
-            choices.append(
-                CompletionChoice(
-                    index=p_index * len(params) + c_index, text=echo + gen.text, finish_reason=reason
-                )
-            )
-    prompt_tokens = sum(len(p) for p in prompts)
+    for index, ids, params, echo in plan.choices():
+        gen = generate_one(engine, ids, params)
+        completion_tokens += gen.completion_tokens
+        reason = "length" if gen.finish_reason == "length" else "stop"
+        choices.append(CompletionChoice(index=index, text=echo + gen.text, finish_reason=reason))
     usage = Usage(
-        prompt_tokens=prompt_tokens,
+        prompt_tokens=plan.prompt_tokens,
         completion_tokens=completion_tokens,
-        total_tokens=prompt_tokens + completion_tokens,
+        total_tokens=plan.prompt_tokens + completion_tokens,
     )
     return Completion(id=completion_id("cmpl"), created=now(), model=model, choices=choices, usage=usage)
 
 
-def _generate(engine: Any, ids: Sequence[int], params: Any) -> Any:
+def generate_one(engine: Any, ids: Sequence[int], params: SamplingParams) -> Generation:
+    """One continuation of the token ids ``ids``, cut at the stop strings."""
     (new,) = engine.generate_ids([list(ids)], params)
     plan = engine.stop_plan(params)
     stopped = bool(new) and new[-1] in plan.eos_ids
@@ -106,3 +134,74 @@ def _generate(engine: Any, ids: Sequence[int], params: Any) -> Any:
         max_new_tokens=params.max_new_tokens,
         prompt_tokens=len(ids),
     )
+
+
+class CompletionChunks:
+    """``text_completion`` chunks of one streamed request (one id and timestamp for all)."""
+
+    def __init__(self, model: str) -> None:
+        self.id = completion_id("cmpl")
+        self.created = now()
+        self.model = model
+
+    def _event(self, choices: list[dict[str, Any]], **extra: Any) -> str:
+        from tunesmith.serve.streaming import sse
+
+        payload = {
+            "id": self.id,
+            "object": "text_completion",
+            "created": self.created,
+            "model": self.model,
+            "choices": choices,
+            **extra,
+        }
+        return sse(payload)
+
+    def text(self, index: int, text: str, finish_reason: str | None = None) -> str:
+        return self._event([{"index": index, "text": text, "logprobs": None, "finish_reason": finish_reason}])
+
+    def usage(self, prompt_tokens: int, completion_tokens: int) -> str:
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        }
+        return self._event([], usage=usage)
+
+
+async def completion_events(engine: Any, plan: CompletionPlan, model: str) -> AsyncIterator[str]:
+    """The SSE events of one streamed completions request, ending with ``data: [DONE]``."""
+    from tunesmith.serve.streaming import DONE, StreamWorker, sse
+
+    chunks = CompletionChunks(model)
+    completion_total = 0
+    try:
+        for index, ids, params, echo in plan.choices():
+            worker = StreamWorker(lambda i=ids, p=params: engine.stream_ids(i, p))
+            worker.start()
+            try:
+                if echo:
+                    yield chunks.text(index, echo)
+                while True:
+                    event = await worker.events.get()
+                    if event[0] == "error":
+                        raise event[1]
+                    if event[0] == "end":
+                        reason, tokens = event[1], event[2]
+                        break
+                    if event[1]:
+                        yield chunks.text(index, event[1])
+            finally:
+                await worker.join()
+            completion_total += tokens
+            yield chunks.text(index, "", "length" if reason == "length" else "stop")
+        if plan.include_usage:
+            yield chunks.usage(plan.prompt_tokens, completion_total)
+    except APIError as exc:
+        yield sse(exc.body())
+    except Exception as exc:
+        logger.exception("error while streaming a completion")
+        message = str(exc) if isinstance(exc, ValueError) else f"internal server error ({type(exc).__name__})"
+        kind = "invalid_request_error" if isinstance(exc, ValueError) else "server_error"
+        yield sse(error_body(message, type=kind))
+    yield DONE

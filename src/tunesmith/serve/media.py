@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
+from tunesmith.templates.messages import Conversation
+
 Resolver = Callable[[str], Sequence[str]]
 """Host name → IP addresses (injectable for tests)."""
 
@@ -206,3 +208,29 @@ def check_image(data: bytes, policy: MediaPolicy) -> tuple[int, int]:
     if width * height > policy.max_pixels:
         raise MediaError(f"image of {width}x{height} pixels exceeds the limit of {policy.max_pixels} pixels")
     return width, height
+
+
+def resolve_images(conversation: Conversation, policy: MediaPolicy) -> Conversation:
+    """``conversation`` with every image read as ``policy`` allows, checked against its pixel limit and
+    passed on as a ``data:`` URL (the engine then reads nothing else); errors name the message and part."""
+    import dataclasses
+
+    messages = []
+    for i, message in enumerate(conversation.messages):
+        if isinstance(message.content, str) or not message.media:
+            messages.append(message)
+            continue
+        parts = []
+        for j, part in enumerate(message.content):
+            if part.type == "image":
+                try:
+                    item = load_media(part.source or "", policy)
+                    check_image(item.data, policy)
+                except MediaError as exc:
+                    raise MediaError(f"messages[{i}].content[{j}]: {exc}") from None
+                mime = item.mime or "application/octet-stream"
+                url = f"data:{mime};base64,{base64.b64encode(item.data).decode('ascii')}"
+                part = dataclasses.replace(part, source=url)
+            parts.append(part)
+        messages.append(dataclasses.replace(message, content=tuple(parts)))
+    return dataclasses.replace(conversation, messages=tuple(messages))

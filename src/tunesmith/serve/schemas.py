@@ -153,6 +153,23 @@ class CompletionRequest(SamplingFields):
     best_of: int | None = Field(default=None, ge=1, le=MAX_N)
 
 
+class ScoreRequest(_Request):
+    """``POST /v1/score``: exactly one of ``input``, ``messages`` or ``conversations``."""
+
+    model: str = Field(min_length=1, description="The served model name (or the reward model's name).")
+    input: str | list[str] | None = Field(
+        default=None, description="Already formatted text(s), scored as given (no template applied)."
+    )
+    messages: list[ChatMessage] | None = Field(
+        default=None,
+        description="One conversation, rendered with the model's template (no generation prompt).",
+    )
+    conversations: list[list[ChatMessage]] | None = Field(
+        default=None, description="Several conversations, each rendered as `messages` is."
+    )
+    user: str | None = None
+
+
 # ----------------------------------------------------------------------------------- responses
 
 
@@ -209,6 +226,26 @@ class Completion(BaseModel):
     model: str
     choices: list[CompletionChoice]
     usage: Usage
+
+
+class ScoreData(BaseModel):
+    object: Literal["score"] = "score"
+    index: int
+    score: float
+
+
+class ScoreUsage(BaseModel):
+    prompt_tokens: int
+    total_tokens: int
+
+
+class ScoreResponse(BaseModel):
+    id: str
+    object: Literal["list"] = "list"
+    created: int
+    model: str
+    data: list[ScoreData]
+    usage: ScoreUsage
 
 
 class ModelCard(BaseModel):

@@ -15,7 +15,7 @@ History = list[dict[str, Any]]
 """Chat history as Gradio's Chatbot holds it: ``{"role": "user" | "assistant", "content": ...}``."""
 
 IMAGES_UNSUPPORTED = (
-    "this engine generates from text only; images cannot be sent yet (see 'Web chat' in docs/serving.md)"
+    "this model takes text only: images need a vision-language model (see 'Web chat' in docs/serving.md)"
 )
 
 
