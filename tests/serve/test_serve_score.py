@@ -200,3 +200,25 @@ def test_reward_model_beside_a_chat_model(tiny_dir: Path, rm_dir: Path) -> None:
         r = client.post("/v1/score", json={"model": model, "input": "hello there"})
         assert r.status_code == 200, r.text
         assert r.json()["data"][0]["score"] == pytest.approx(_direct(rm_dir, ["hello there"])[0], abs=1e-4)
+
+
+@pytest.mark.slow
+def test_no_server_errors_for_generated_score_requests(rm_alone, rm_dir: Path) -> None:
+    schemathesis = pytest.importorskip("schemathesis")
+    from schemathesis import GenerationMode
+
+    from tests.serve.test_serve_schemathesis import run_operation
+
+    client, _ = rm_alone
+    schema = schemathesis.openapi.from_asgi("/openapi.json", client.app)
+    seen: dict[str, dict[int, int]] = {}
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        if operation.path != "/v1/score":
+            continue
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            counts = seen.setdefault(mode.value, {})
+            run_operation(operation, mode, counts, model=rm_dir.name, scores=True)
+    print(f"\nschemathesis /v1/score: {seen}")
+    assert seen["positive"].get(200, 0) > 0, seen  # scoring was exercised, not only refusals
+    assert all(status < 500 for counts in seen.values() for status in counts)

@@ -39,6 +39,9 @@ class InferConfig:
 
     infer_backend: Literal["huggingface", "vllm"] = "huggingface"
     """Inference engine: transformers' generate, or vLLM."""
+    max_batch_size: int = 8
+    """transformers engine: most sequences generated in one batch; concurrent requests (serve, web
+    chat) that arrive while a batch runs join the next one, streams included (1: one at a time)."""
     vllm_maxlen: int = 4096
     """vLLM: longest sequence (prompt plus reply) in tokens."""
     vllm_gpu_util: float = 0.7
@@ -63,8 +66,9 @@ class ServeConfig:
     """Clients must send this bearer token (None: no authentication)."""
     served_model_name: str | None = None
     """Model name reported by /v1/models and expected in requests (None: derived from the model path)."""
-    max_concurrency: int = 1
-    """Requests generated at the same time."""
+    max_concurrency: int = 8
+    """Requests admitted at the same time; the transformers engine batches them (up to
+    max_batch_size sequences), vLLM schedules them itself."""
     queue_size: int = 64
     """Requests waiting for a free slot before new ones are refused (HTTP 503)."""
     score_model: str | None = None

@@ -168,6 +168,7 @@ def _check_inference(p: _Problems, cfg: RunConfig) -> None:
     p.value("num_beams", g.num_beams >= 1, "must be >= 1")
     p.value("vllm_gpu_util", 0 < i.vllm_gpu_util <= 1, "must be in (0, 1]")
     p.value("vllm_maxlen", i.vllm_maxlen > 0, "must be > 0")
+    p.value("max_batch_size", i.max_batch_size >= 1, "must be >= 1")
     p.value("port", 1 <= s.port <= 65535, "must be in 1..65535")
     p.value("max_concurrency", s.max_concurrency >= 1, "must be >= 1")
     p.value("queue_size", s.queue_size >= 0, "must be >= 0")

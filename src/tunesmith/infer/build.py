@@ -67,6 +67,7 @@ def build_engine(cfg: RunConfig) -> TransformersEngine:
         tool_format=cfg.template.tool_format,
         render_options=render_options(cfg),
         vision=vision_inputs(cfg, tokenizer, model),
+        max_batch_size=cfg.infer.max_batch_size,
     )
 
 

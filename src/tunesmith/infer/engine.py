@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from tunesmith.infer.batching import BatchScheduler, IncrementalDecoder, Job, RowFeed
 from tunesmith.infer.output import FinishReason, Generation, find_stop, finish, held_back
 from tunesmith.infer.sampling import SamplingParams
 from tunesmith.templates.base import ChatTemplate, RenderOptions
@@ -110,8 +111,10 @@ class TextStream:
 
 class TransformersEngine:
     """Runs ``model.generate`` on prompts rendered by ``template``; safe to share between threads
-    (one generation at a time). With ``vision`` (a vision-language model), image parts of user
-    messages become image tokens and pixel inputs (see :mod:`tunesmith.infer.vision`)."""
+    (one ``generate`` call at a time). With ``max_batch_size`` above 1, calls from several threads
+    (server requests) that wait while a batch runs are merged into the next one, streams included
+    (see :mod:`tunesmith.infer.batching`). With ``vision`` (a vision-language model), image parts of
+    user messages become image tokens and pixel inputs (see :mod:`tunesmith.infer.vision`)."""
 
     def __init__(
         self,
@@ -122,6 +125,7 @@ class TransformersEngine:
         tool_format: str | None = None,
         render_options: RenderOptions | None = None,
         vision: VisionInputs | None = None,
+        max_batch_size: int = 1,
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
@@ -131,6 +135,11 @@ class TransformersEngine:
         self.render_options = render_options
         self.vision = vision
         self._lock = threading.Lock()
+        self.scheduler: BatchScheduler | None = (
+            BatchScheduler(self._execute, max_batch_size) if max_batch_size > 1 else None
+        )
+        """Merges concurrent calls into batches (None: ``max_batch_size`` 1, each call runs alone in
+        the caller's thread)."""
         self.pad_id = _pad_id(tokenizer, model)
         """Token id prompts are padded with: the tokenizer's pad token, else the generation config's, else EOS."""
 
@@ -163,30 +172,6 @@ class TransformersEngine:
         configured = getattr(getattr(self.model, "generation_config", None), "eos_token_id", None)
         return build_stop_plan(self.tokenizer, self.template.stop_strings, params, configured)
 
-    def _generate_kwargs(
-        self, params: SamplingParams, plan: StopPlan, prompt_width: int, *extra_criteria: Any
-    ) -> dict[str, Any]:
-        from transformers import StoppingCriteriaList
-
-        from tunesmith.infer.stopping import StopOnText
-
-        kwargs = params.generate_kwargs()
-        kwargs["eos_token_id"] = list(plan.eos_ids)
-        kwargs["pad_token_id"] = self.pad_id
-        criteria = list(extra_criteria)
-        if plan.generate_strings:
-            criteria.append(
-                StopOnText(
-                    self.tokenizer,
-                    plan.generate_strings,
-                    prompt_width,
-                    skip_special_tokens=params.skip_special_tokens,
-                )
-            )
-        if criteria:
-            kwargs["stopping_criteria"] = StoppingCriteriaList(criteria)
-        return kwargs
-
     def _tool_format_for(self, conversation: Conversation) -> str | None:
         return self.tool_format if conversation.tools else None
 
@@ -203,9 +188,12 @@ class TransformersEngine:
             return []
         prompts = [self.render(c) for c in conversations]
         if any(p.inputs for p in prompts):  # rows with images are generated one by one
-            outputs = [self.generate_ids([p.ids], params, inputs=p.inputs)[0] for p in prompts]
+            jobs = [Job([p.ids], params, inputs=p.inputs) for p in prompts]
         else:
-            outputs = self.generate_ids([p.ids for p in prompts], params)
+            jobs = [Job([p.ids for p in prompts], params)]
+        for job in jobs:
+            self._submit(job)
+        outputs = [row for job in jobs for row in job.wait()]
         plan = self.stop_plan(params)
         return [
             self._finish(
@@ -226,20 +214,76 @@ class TransformersEngine:
         *,
         inputs: Mapping[str, Any] | None = None,
     ) -> list[list[int]]:
-        """The new token ids for each prompt (left-padded batch; pads after a finished row removed);
+        """The new token ids for each prompt, up to and including its end-of-sequence id;
         ``inputs``: the pixel inputs of a single prompt with images."""
-        import torch
+        job = Job(prompts, params, inputs=inputs)
+        self._submit(job)
+        return job.wait()
 
+    def _submit(self, job: Job) -> None:
+        if self.scheduler is not None:
+            self.scheduler.submit(job)
+        else:
+            self._execute([job])
+
+    def _execute(self, jobs: Sequence[Job]) -> None:
+        """Generate ``jobs`` as one batch; every job is finished or failed afterwards."""
+        try:
+            self._run_batch(jobs)
+        except BaseException as exc:  # handed to whoever waits on the jobs
+            for job in jobs:
+                job.fail(exc)
+
+    def _run_batch(self, jobs: Sequence[Job]) -> None:
+        """One ``generate`` call for all rows of ``jobs`` (equal batch keys: see :meth:`Job.batch_key`),
+        each row cut at its own end; streamed rows get their tokens as they are generated."""
+        import torch
+        from transformers import StoppingCriteriaList
+
+        from tunesmith.infer.stopping import RowStops, StopOnText, row_streamer
+
+        params = jobs[0].params
+        prompts = [p for job in jobs for p in job.prompts]
+        budgets = [job.params.max_new_tokens for job in jobs for _ in job.prompts]
+        feeds = [job.feed for job in jobs for _ in job.prompts]
         plan = self.stop_plan(params)
         input_ids, attention_mask = self._left_pad(prompts)
-        kwargs = self._generate_kwargs(params, plan, input_ids.shape[1])
-        kwargs.update(self._media_kwargs(inputs, len(prompts)))
+        width = input_ids.shape[1]
+        by_text = (
+            StopOnText(
+                self.tokenizer, plan.generate_strings, width, skip_special_tokens=params.skip_special_tokens
+            )
+            if plan.generate_strings
+            else None
+        )
+        kwargs = params.replace(max_new_tokens=max(budgets)).generate_kwargs()
+        kwargs["eos_token_id"] = list(plan.eos_ids)
+        kwargs["pad_token_id"] = self.pad_id
+        stops = None
+        if params.num_beams > 1:  # beams are rows of their own: only the text criterion applies
+            if by_text is not None:
+                kwargs["stopping_criteria"] = StoppingCriteriaList([by_text])
+        else:
+            cancels = [f.cancel if f is not None else None for f in feeds]
+            stops = RowStops(width, budgets, plan.eos_ids, cancels=cancels, text=by_text)
+            kwargs["stopping_criteria"] = StoppingCriteriaList([stops])
+            if any(f is not None for f in feeds):
+                kwargs["streamer"] = row_streamer(stops, feeds)
+        kwargs.update(self._media_kwargs(jobs[0].inputs if len(jobs) == 1 else None, len(prompts)))
         with self._lock, torch.inference_mode():
             if params.seed is not None:
                 torch.manual_seed(params.seed)
             out = self.model.generate(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
-        new = out[:, input_ids.shape[1] :].tolist()
-        return [_strip_after_stop(row, plan.eos_ids, self.pad_id) for row in new]
+        new = out[:, width:].tolist()
+        rows = (
+            [stops.cut(i, row) for i, row in enumerate(new)]
+            if stops is not None
+            else [_strip_after_stop(row, plan.eos_ids, self.pad_id) for row in new]
+        )
+        start = 0
+        for job in jobs:
+            job.finish(rows[start : start + job.rows])
+            start += job.rows
 
     def _finish(
         self,
@@ -326,74 +370,55 @@ class TransformersEngine:
             raise ValueError("streaming needs num_beams == 1 (beam search decides the text only at the end)")
         skip = params.skip_special_tokens if skip_special_tokens is None else skip_special_tokens
         end = StreamEnd()
-        media = self._media_kwargs(inputs, 1)
-        pieces = self._stream_pieces(tuple(prompt_ids), params, end, skip, media)
-        return TextStream(pieces, end, len(prompt_ids))
+        job = Job([prompt_ids], params, inputs=inputs, feed=RowFeed())
+        return TextStream(self._stream_pieces(job, end, skip), end, len(prompt_ids))
 
-    def _stream_pieces(
-        self,
-        prompt_ids: tuple[int, ...],
-        params: SamplingParams,
-        end: StreamEnd,
-        skip: bool,
-        media: Mapping[str, Any],
-    ) -> Iterator[str]:
-        import torch
-
-        from tunesmith.infer.stopping import StopOnEvent, counting_streamer
-
+    def _stream_pieces(self, job: Job, end: StreamEnd, skip: bool) -> Iterator[str]:
+        """Start ``job`` (on first use) and turn its tokens into text pieces, cut at the stop strings."""
+        assert job.feed is not None
+        params = job.params
         plan = self.stop_plan(params)
-        cancel = threading.Event()
-        streamer = counting_streamer(self.tokenizer, skip_prompt=True, skip_special_tokens=skip)
-        input_ids, attention_mask = self._left_pad([prompt_ids])
-        kwargs = self._generate_kwargs(params, plan, input_ids.shape[1], StopOnEvent(cancel))
-        failure: list[BaseException] = []
-
-        def work() -> None:
-            try:
-                with torch.inference_mode():
-                    if params.seed is not None:
-                        torch.manual_seed(params.seed)
-                    self.model.generate(
-                        input_ids=input_ids,
-                        attention_mask=attention_mask,
-                        streamer=streamer,
-                        **kwargs,
-                        **media,
-                    )
-            except BaseException as exc:  # handed to the consumer, which re-raises it
-                failure.append(exc)
-                streamer.end()
-
-        with self._lock:
-            thread = threading.Thread(target=work, name="tunesmith-generate", daemon=True)
+        thread = None
+        if self.scheduler is not None:
+            self.scheduler.submit(job)
+        else:
+            thread = threading.Thread(
+                target=self._execute, args=([job],), name="tunesmith-generate", daemon=True
+            )
             thread.start()
-            buffer = ""
-            found = False
-            try:
-                for chunk in streamer:
-                    buffer += chunk
-                    at = find_stop(buffer, plan.text_stops)
-                    if at >= 0:
-                        if at:
-                            yield buffer[:at]
-                        buffer, found = "", True
-                        cancel.set()
-                        break
-                    keep = held_back(buffer, plan.text_stops)
-                    if len(buffer) > keep:
-                        yield buffer[: len(buffer) - keep]
-                        buffer = buffer[len(buffer) - keep :]
-                if buffer and not failure:
+        decoder = IncrementalDecoder(self.tokenizer, skip_special_tokens=skip)
+        eos = set(plan.eos_ids)
+        count, last, found, buffer = 0, None, False, ""
+        try:
+            for token in job.feed.tokens():
+                count, last = count + 1, token
+                if token in eos:  # the end-of-turn token ends the reply and is not part of its text
+                    break
+                buffer += decoder.push(token)
+                at = find_stop(buffer, plan.text_stops)
+                if at >= 0:
+                    if at:
+                        yield buffer[:at]
+                    buffer, found = "", True
+                    break
+                keep = held_back(buffer, plan.text_stops)
+                if len(buffer) > keep:
+                    yield buffer[: len(buffer) - keep]
+                    buffer = buffer[len(buffer) - keep :]
+            if not found:
+                buffer += decoder.flush()
+                at = find_stop(buffer, plan.text_stops)
+                found = at >= 0
+                buffer = buffer[:at] if found else buffer
+                if buffer:
                     yield buffer
-            finally:
-                cancel.set()
+        finally:
+            job.feed.cancel.set()
+            if thread is not None:
                 thread.join()
-            if failure:
-                raise failure[0]
-        end.completion_tokens = streamer.generated
-        stopped = found or streamer.last_token in plan.eos_ids
-        end.finish_reason = "stop" if stopped or streamer.generated < params.max_new_tokens else "length"
+        end.completion_tokens = count
+        stopped = found or last in eos
+        end.finish_reason = "stop" if stopped or count < params.max_new_tokens else "length"
 
 
 def build_stop_plan(

@@ -210,31 +210,40 @@ def create_app(
             return slot_stream(completion_events(engine, plan, settings.model_name), slot)
         return await state.run(slot, complete, engine, plan, settings.model_name)
 
-    async def needs_scorer() -> None:
-        if scorer is None:  # before the body is read: 501 whatever was sent
+    if scorer is None:  # a route that reads no body: 501 whatever was sent
+
+        @app.post(
+            "/v1/score",
+            dependencies=auth,
+            responses={501: {"model": s.ErrorResponse, "description": "no reward model is served"}},
+            tags=["score"],
+        )
+        async def no_score() -> Any:
             from tunesmith.serve.score import no_reward_model
 
             raise no_reward_model()
 
+        return app
+    rm: RewardScorer = scorer
+
     @app.post(
         "/v1/score",
         response_model=s.ScoreResponse,
-        dependencies=[*auth, Depends(needs_scorer)],
-        responses={**errors, 501: {"model": s.ErrorResponse, "description": "no reward model is served"}},
+        dependencies=auth,
+        responses=errors,
         tags=["score"],
     )
     async def score(body: s.ScoreRequest) -> s.ScoreResponse:
         from tunesmith.serve.chat import completion_id, now
         from tunesmith.serve.score import request_texts
 
-        assert scorer is not None
-        if body.model not in (settings.model_name, scorer.name):
+        if body.model not in (settings.model_name, rm.name):
             from tunesmith.serve.chat import check_model
 
             check_model(body.model, settings)
-        texts = request_texts(body, scorer)
+        texts = request_texts(body, rm)
         slot = await state.admit()
-        scored = await state.run(slot, scorer.score, texts)
+        scored = await state.run(slot, rm.score, texts)
         tokens = sum(item.tokens for item in scored)
         return s.ScoreResponse(
             id=completion_id("score"),

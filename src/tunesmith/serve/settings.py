@@ -19,8 +19,8 @@ class ServeSettings:
     """Name reported by /v1/models and expected in the ``model`` field of requests."""
     api_key: str | None = field(default=None, repr=False)
     """Bearer token clients must send to /v1/* (None: no authentication)."""
-    max_concurrency: int = 1
-    """Requests generating at the same time."""
+    max_concurrency: int = 8
+    """Requests admitted at the same time (the engine batches them or schedules them itself)."""
     queue_size: int = 64
     """Requests waiting for a slot before new ones get 503."""
     defaults: SamplingParams = SamplingParams()

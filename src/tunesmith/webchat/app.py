@@ -127,9 +127,15 @@ def build_demo(engine: InferenceEngine, settings: WebChatSettings) -> gr.Blocks:
 
         inputs = [message, chatbot, system, temperature, top_p, max_new_tokens, image]
         outputs = [message, chatbot, image]
-        # One slot for both triggers: the engine generates one reply at a time anyway.
+        # One pool of slots for both triggers; the engine batches the replies that run together.
         events = [
-            trigger(respond, inputs, outputs, concurrency_id="generate", concurrency_limit=1)
+            trigger(
+                respond,
+                inputs,
+                outputs,
+                concurrency_id="generate",
+                concurrency_limit=settings.max_concurrency,
+            )
             for trigger in (send.click, message.submit)
         ]
         stop.click(None, None, None, cancels=events)

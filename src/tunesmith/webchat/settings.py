@@ -29,12 +29,16 @@ class WebChatSettings:
     """Upper end of the max_new_tokens slider."""
     queue_size: int = 64
     """Requests waiting for the engine before the page refuses new ones."""
+    max_concurrency: int = 8
+    """Replies generated at the same time (the engine batches them)."""
     api_key: str | None = field(default=None, repr=False)
     """When set, the page asks for a login whose password is this key (any user name)."""
 
     def __post_init__(self) -> None:
         if self.max_new_tokens_limit < 1:
             raise ValueError(f"max_new_tokens_limit must be >= 1, got {self.max_new_tokens_limit}")
+        if self.max_concurrency < 1:
+            raise ValueError(f"max_concurrency must be >= 1, got {self.max_concurrency}")
         if self.queue_size < 0:
             raise ValueError(f"queue_size must be >= 0, got {self.queue_size}")
 
@@ -48,6 +52,7 @@ class WebChatSettings:
             show_image_upload=is_vision_model(engine),
             max_new_tokens_limit=max(4096, defaults.max_new_tokens),
             queue_size=cfg.serve.queue_size,
+            max_concurrency=cfg.serve.max_concurrency,
             api_key=cfg.serve.api_key or None,
         )
 
