@@ -79,7 +79,7 @@ def test_a_cancelled_stream_is_dropped_before_it_runs_and_errors_reach_every_job
     feed = RowFeed()
     gone = Job([[2]], GREEDY, feed=feed)
     scheduler.submit(gone)
-    feed.cancel.set()
+    gone.cancel.set()
     rec.release.set()
     assert gone.wait() == [[]] and list(feed.tokens()) == []
     assert len(rec.batches) == 1

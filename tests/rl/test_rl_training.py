@@ -203,6 +203,7 @@ def test_run_rl_ppo_with_a_reward_model(rl_model_dir, tmp_path) -> None:
         out,
         stage="ppo",
         reward_model=str(rm_dir),
+        reward_model_type="full",
         grpo_reward_funcs=[],
         per_device_train_batch_size=2,
         ppo_epochs=1,

@@ -28,14 +28,15 @@ class Running:
 
 
 @contextmanager
-def serving(engine: Any, **settings: Any) -> Iterator[Running]:
-    """Run ``create_app(engine, ServeSettings(**settings))`` with uvicorn until the block ends."""
+def serving(engine: Any, *, scorer: Any = None, **settings: Any) -> Iterator[Running]:
+    """Run ``create_app(engine, ServeSettings(**settings), scorer=scorer)`` with uvicorn until the
+    block ends."""
     import uvicorn
 
     from tunesmith.serve import ServeSettings, create_app
 
     settings.setdefault("model_name", "tiny-qwen3")
-    app = create_app(engine, ServeSettings(**settings))
+    app = create_app(engine, ServeSettings(**settings), scorer=scorer)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]

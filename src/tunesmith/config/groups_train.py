@@ -91,9 +91,10 @@ class RLHFConfig:
     ref_model_adapters: tuple[str, ...] = ()
     """Adapters loaded on the reference model."""
     reward_model: str | None = None
-    """Reward model (path or Hub id) for PPO."""
+    """Reward model for PPO: a stage rm output_dir (or Hub id), or the URL of a /v1/score server."""
     reward_model_type: Literal["lora", "full", "api"] = "lora"
-    """Kind of reward model: a LoRA adapter, a full model, or an HTTP API."""
+    """How PPO uses reward_model: lora, a LoRA reward adapter loaded onto the policy's own base (one
+    copy of the weights; needs finetuning_type lora); full, a separate model; api, a /v1/score URL."""
     ppo_epochs: int = 4
     """PPO: optimisation epochs per batch of rollouts."""
     ppo_target: float = 6.0

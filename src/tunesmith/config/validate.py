@@ -120,6 +120,23 @@ def _check_finetune(p: _Problems, cfg: RunConfig) -> None:
         "stage",
         "reward_model",
     )
+    ppo_rm = f.stage == "ppo" and r.reward_model is not None
+    p.combo(
+        not (ppo_rm and r.reward_model_type == "lora" and f.finetuning_type != "lora"),
+        f"reward_model_type lora loads the reward adapter onto the policy's base and needs finetuning_type "
+        f"lora, not {f.finetuning_type}; set reward_model_type: full to load the reward model separately",
+        "reward_model_type",
+        "finetuning_type",
+    )
+    p.value(
+        "reward_model",
+        not (
+            ppo_rm
+            and r.reward_model_type == "api"
+            and not str(r.reward_model).startswith(("http://", "https://"))
+        ),
+        "must be an http(s) URL of a /v1/score server when reward_model_type is api",
+    )
 
 
 def _check_train(p: _Problems, cfg: RunConfig) -> None:

@@ -27,12 +27,10 @@ _CLOSED = object()
 
 
 class RowFeed:
-    """The tokens of one streamed row, from the generating thread to its reader; the reader cancels
-    the row by setting :attr:`cancel` (the row then ends at the next step)."""
+    """The tokens of one streamed row, from the generating thread to its reader."""
 
     def __init__(self) -> None:
         self._items: queue.Queue[Any] = queue.Queue()
-        self.cancel = threading.Event()
 
     def put(self, token: int) -> None:
         self._items.put(token)
@@ -72,6 +70,9 @@ class Job:
         self.params = params
         self.inputs = inputs or None
         self.feed = feed
+        self.cancel = threading.Event()
+        """Set by a caller that no longer wants the result (a stream's reader left, an interrupted
+        wait): the job's rows end at the next step, or the job is dropped if it has not started."""
         self._done = threading.Event()
         self._result: list[list[int]] | None = None
         self._error: BaseException | None = None
@@ -89,7 +90,7 @@ class Job:
 
     @property
     def cancelled(self) -> bool:
-        return self.feed is not None and self.feed.cancel.is_set()
+        return self.cancel.is_set()
 
     def finish(self, result: list[list[int]]) -> None:
         self._result = result
@@ -106,8 +107,13 @@ class Job:
             self.feed.close(error)
 
     def wait(self) -> list[list[int]]:
-        """The new token ids of each row, once generated (re-raising a generation error)."""
-        self._done.wait()
+        """The new token ids of each row, once generated (re-raising a generation error); an
+        interrupted wait (KeyboardInterrupt) cancels the job."""
+        try:
+            self._done.wait()
+        except BaseException:
+            self.cancel.set()
+            raise
         if self._error is not None:
             raise self._error
         assert self._result is not None
@@ -141,7 +147,9 @@ class BatchScheduler:
             self._pending.append(job)
             if not self._working:
                 self._working = True
-                threading.Thread(target=self._work, name="tunesmith-batches", daemon=True).start()
+                # not a daemon: at interpreter exit the batch running is finished (its cancelled rows
+                # end at the next step) instead of the thread dying inside generate
+                threading.Thread(target=self._work, name="tunesmith-batches").start()
 
     def _work(self) -> None:
         while True:
@@ -159,7 +167,7 @@ class BatchScheduler:
 
     def _take(self) -> list[Job]:
         """The next batch: the oldest job and the later ones that can share its call."""
-        for job in [j for j in self._pending if j.cancelled]:  # its reader left before it started
+        for job in [j for j in self._pending if j.cancelled]:  # nobody waits for it any more
             self._pending.remove(job)
             job.finish([[]])
         if not self._pending:

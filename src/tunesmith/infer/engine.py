@@ -246,6 +246,7 @@ class TransformersEngine:
         prompts = [p for job in jobs for p in job.prompts]
         budgets = [job.params.max_new_tokens for job in jobs for _ in job.prompts]
         feeds = [job.feed for job in jobs for _ in job.prompts]
+        cancels = [job.cancel for job in jobs for _ in job.prompts]
         plan = self.stop_plan(params)
         input_ids, attention_mask = self._left_pad(prompts)
         width = input_ids.shape[1]
@@ -264,7 +265,6 @@ class TransformersEngine:
             if by_text is not None:
                 kwargs["stopping_criteria"] = StoppingCriteriaList([by_text])
         else:
-            cancels = [f.cancel if f is not None else None for f in feeds]
             stops = RowStops(width, budgets, plan.eos_ids, cancels=cancels, text=by_text)
             kwargs["stopping_criteria"] = StoppingCriteriaList([stops])
             if any(f is not None for f in feeds):
@@ -413,7 +413,7 @@ class TransformersEngine:
                 if buffer:
                     yield buffer
         finally:
-            job.feed.cancel.set()
+            job.cancel.set()
             if thread is not None:
                 thread.join()
         end.completion_tokens = count

@@ -20,8 +20,9 @@ tokenizer with the training template as ``chat_template``, ``trainer_state.json`
 (:mod:`tunesmith.train.rl.checkpoint`); ``resume_from_checkpoint`` (a path, or ``true`` for the last
 one; by default the last one in output_dir unless ``overwrite_output_dir``) continues from it.
 
-Reward (PPO): the reward model at ``reward_model`` (an rm-stage output, loaded with
-:func:`tunesmith.train.reward.load_reward_model`), else the ``grpo_reward_funcs``.
+Reward (PPO): the reward model at ``reward_model`` as ``reward_model_type`` says (a LoRA reward
+adapter on the policy's own base, a separate model, or a ``/v1/score`` API:
+:mod:`tunesmith.train.rl.reward_model`), else the ``grpo_reward_funcs``.
 """
 
 from __future__ import annotations
@@ -44,23 +45,6 @@ from tunesmith.train.workflow import (
 logger = logging.getLogger(__name__)
 
 __all__ = ["run_rl"]
-
-
-def _reward_model_scorer(cfg: RunConfig, template: Any) -> Any:
-    """Scores from the reward model at ``reward_model`` (an rm-stage output_dir): each sample is
-    scored as the rendered prompt + completion + the template's end-of-turn marker, the text a
-    conversation ending with that reply renders to."""
-    from tunesmith.model.dtype import default_device
-    from tunesmith.train.reward import load_reward_model
-
-    rm = load_reward_model(cfg.rlhf.reward_model, device=default_device())
-    end = template.stop_strings[0] if template.stop_strings else ""
-
-    def scorer(prompts: Any, completions: Any, columns: Any) -> dict[str, list[float]]:
-        texts = [p + c + end for p, c in zip(prompts, completions, strict=True)]
-        return {"reward_model": rm.score(texts, batch_size=cfg.train.per_device_eval_batch_size)}
-
-    return scorer
 
 
 def _reference(cfg: RunConfig, model: Any, tokenizer: Any) -> tuple[Any, str]:
@@ -114,7 +98,7 @@ def run_rl(cfg: RunConfig) -> TrainResult:
     from tunesmith.train.plot import plot_loss
     from tunesmith.train.resume import resume_checkpoint
     from tunesmith.train.rl.checkpoint import load_checkpoint, save_checkpoint
-    from tunesmith.train.rl.loop import loop_settings, wants_vllm
+    from tunesmith.train.rl.loop import loop_settings, save_policy, wants_vllm
     from tunesmith.train.rl.rewards import load_reward_funcs
     from tunesmith.train.rl.rollout import PromptItem, rollout_params
 
@@ -181,8 +165,13 @@ def run_rl(cfg: RunConfig) -> TrainResult:
         trainer = GRPOTrainer(model, tokenizer, choice.template, prompts, rewards, settings, loop, **common)
     else:
         from tunesmith.train.rl.ppo import PPOSettings, PPOTrainer, reward_func_scorer
+        from tunesmith.train.rl.reward_model import reward_model_scorer
 
-        scorer = _reward_model_scorer(cfg, choice.template) if r.reward_model else reward_func_scorer(rewards)
+        scorer = (
+            reward_model_scorer(cfg, choice.template, model, tokenizer)
+            if r.reward_model
+            else reward_func_scorer(rewards)
+        )
         loop = loop_settings(cfg, completions_per_prompt=1, num_prompts=len(prompts))
         trainer = PPOTrainer(
             model, tokenizer, choice.template, prompts, scorer, PPOSettings.from_config(cfg), loop, **common
@@ -211,7 +200,7 @@ def run_rl(cfg: RunConfig) -> TrainResult:
             )
 
         history = trainer.train(on_save=on_save)
-        model.save_pretrained(str(out))
+        save_policy(model, out)
         save_tokenizer_with_template(tokenizer, choice.template, out)
         if stage == "ppo":
             from safetensors.torch import save_file

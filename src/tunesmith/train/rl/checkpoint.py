@@ -88,7 +88,9 @@ def save_checkpoint(
     tmp = final.with_name(final.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    trainer.model.save_pretrained(str(tmp))
+    from tunesmith.train.rl.loop import save_policy
+
+    save_policy(trainer.model, tmp)
     value_head = getattr(trainer, "value_head", None)
     if value_head is not None:
         save_file(

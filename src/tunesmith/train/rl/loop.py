@@ -12,6 +12,7 @@ import random
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -220,6 +221,17 @@ class StepLoop:
 
 def is_peft(model: Any) -> bool:
     return callable(getattr(model, "disable_adapter", None)) and hasattr(model, "peft_config")
+
+
+def save_policy(model: Any, folder: str | Path) -> None:
+    """Save the policy: its trained adapter only (not a reward adapter loaded beside it), or the model."""
+    if is_peft(model):
+        active = model.active_adapter
+        model.save_pretrained(
+            str(folder), selected_adapters=[active] if isinstance(active, str) else list(active)
+        )
+    else:
+        model.save_pretrained(str(folder))
 
 
 @contextlib.contextmanager
