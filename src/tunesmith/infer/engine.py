@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from tunesmith.infer.batching import BatchScheduler, IncrementalDecoder, Job, RowFeed
-from tunesmith.infer.output import FinishReason, Generation, find_stop, finish, held_back
+from tunesmith.infer.output import FinishReason, Generation, StopCutter, find_stop, finish
 from tunesmith.infer.sampling import SamplingParams
 from tunesmith.templates.base import ChatTemplate, RenderOptions
 from tunesmith.templates.messages import Conversation
@@ -387,37 +387,29 @@ class TransformersEngine:
             )
             thread.start()
         decoder = IncrementalDecoder(self.tokenizer, skip_special_tokens=skip)
+        cutter = StopCutter(plan.text_stops)
         eos = set(plan.eos_ids)
-        count, last, found, buffer = 0, None, False, ""
+        count, last = 0, None
         try:
             for token in job.feed.tokens():
                 count, last = count + 1, token
                 if token in eos:  # the end-of-turn token ends the reply and is not part of its text
                     break
-                buffer += decoder.push(token)
-                at = find_stop(buffer, plan.text_stops)
-                if at >= 0:
-                    if at:
-                        yield buffer[:at]
-                    buffer, found = "", True
+                piece = cutter.push(decoder.push(token))
+                if piece:
+                    yield piece
+                if cutter.stopped:
                     break
-                keep = held_back(buffer, plan.text_stops)
-                if len(buffer) > keep:
-                    yield buffer[: len(buffer) - keep]
-                    buffer = buffer[len(buffer) - keep :]
-            if not found:
-                buffer += decoder.flush()
-                at = find_stop(buffer, plan.text_stops)
-                found = at >= 0
-                buffer = buffer[:at] if found else buffer
-                if buffer:
-                    yield buffer
+            rest = cutter.push(decoder.flush())
+            rest += "" if cutter.stopped else cutter.flush()
+            if rest:
+                yield rest
         finally:
             job.cancel.set()
             if thread is not None:
                 thread.join()
         end.completion_tokens = count
-        stopped = found or last in eos
+        stopped = cutter.stopped or last in eos
         end.finish_reason = "stop" if stopped or count < params.max_new_tokens else "length"
 
 

@@ -71,6 +71,34 @@ def held_back(text: str, stops: Iterable[str]) -> int:
     return longest
 
 
+class StopCutter:
+    """Cuts a streamed reply at its first stop string: :meth:`push` returns the text that can be
+    shown now, holding back a tail that may begin a stop string; after one, :attr:`stopped` is set
+    and nothing more is shown."""
+
+    def __init__(self, stops: Iterable[str]) -> None:
+        self.stops = tuple(stops)
+        self.stopped = False
+        self._buffer = ""
+
+    def push(self, text: str) -> str:
+        if self.stopped:
+            return ""
+        self._buffer += text
+        at = find_stop(self._buffer, self.stops)
+        if at >= 0:
+            out, self._buffer, self.stopped = self._buffer[:at], "", True
+            return out
+        cut = len(self._buffer) - held_back(self._buffer, self.stops)
+        out, self._buffer = self._buffer[:cut], self._buffer[cut:]
+        return out
+
+    def flush(self) -> str:
+        """The held-back tail, once the reply has ended without completing a stop string."""
+        out, self._buffer = self._buffer, ""
+        return out
+
+
 def finish(
     text: str,
     *,

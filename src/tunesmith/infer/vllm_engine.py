@@ -30,7 +30,7 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from tunesmith.infer.engine import Prompt, StopPlan, StreamEnd, TextStream, build_stop_plan
-from tunesmith.infer.output import Generation, find_stop, finish, held_back
+from tunesmith.infer.output import Generation, StopCutter, finish
 from tunesmith.infer.sampling import SamplingParams
 from tunesmith.templates.base import ChatTemplate, RenderOptions
 from tunesmith.templates.messages import Conversation
@@ -281,7 +281,7 @@ class VLLMEngine:
                 items.put(_END)
 
         future = self._loop.submit(produce())
-        buffer, found = "", False
+        cutter = StopCutter(plan.text_stops)
         try:
             while True:
                 item = items.get()
@@ -289,23 +289,18 @@ class VLLMEngine:
                     break
                 if isinstance(item, BaseException):
                     raise item
-                buffer += item
-                at = find_stop(buffer, plan.text_stops)
-                if at >= 0:
-                    if at:
-                        yield buffer[:at]
-                    buffer, found = "", True
+                piece = cutter.push(item)
+                if piece:
+                    yield piece
+                if cutter.stopped:
                     break
-                keep = held_back(buffer, plan.text_stops)
-                if len(buffer) > keep:
-                    yield buffer[: len(buffer) - keep]
-                    buffer = buffer[len(buffer) - keep :]
-            if buffer:
-                yield buffer
+            rest = cutter.flush()
+            if rest:
+                yield rest
         finally:
             future.cancel()  # a no-op once finished; otherwise vLLM aborts the request
         end.completion_tokens = int(state["tokens"])  # type: ignore[call-overload]
-        stopped = found or state["reason"] == "stop" or state["last"] in plan.eos_ids
+        stopped = cutter.stopped or state["reason"] == "stop" or state["last"] in plan.eos_ids
         end.finish_reason = "stop" if stopped or end.completion_tokens < params.max_new_tokens else "length"
 
     def close(self) -> None:

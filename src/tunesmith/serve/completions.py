@@ -9,7 +9,6 @@ joining to exactly the non-streamed text under greedy decoding.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,11 +16,9 @@ from typing import Any
 from tunesmith.infer.output import Generation, finish
 from tunesmith.infer.sampling import SamplingParams
 from tunesmith.serve.chat import completion_id, max_new_tokens, now, refuse_unsupported, sampling_params
-from tunesmith.serve.errors import APIError, bad_request, error_body
+from tunesmith.serve.errors import bad_request
 from tunesmith.serve.schemas import Completion, CompletionChoice, CompletionRequest, Usage
 from tunesmith.serve.settings import ServeSettings
-
-logger = logging.getLogger(__name__)
 
 MAX_PROMPTS = 16
 DEFAULT_MAX_TOKENS = 16
@@ -171,7 +168,7 @@ class CompletionChunks:
 
 async def completion_events(engine: Any, plan: CompletionPlan, model: str) -> AsyncIterator[str]:
     """The SSE events of one streamed completions request, ending with ``data: [DONE]``."""
-    from tunesmith.serve.streaming import DONE, StreamWorker, sse
+    from tunesmith.serve.streaming import DONE, StreamWorker, error_event
 
     chunks = CompletionChunks(model)
     completion_total = 0
@@ -197,11 +194,6 @@ async def completion_events(engine: Any, plan: CompletionPlan, model: str) -> As
             yield chunks.text(index, "", "length" if reason == "length" else "stop")
         if plan.include_usage:
             yield chunks.usage(plan.prompt_tokens, completion_total)
-    except APIError as exc:
-        yield sse(exc.body())
     except Exception as exc:
-        logger.exception("error while streaming a completion")
-        message = str(exc) if isinstance(exc, ValueError) else f"internal server error ({type(exc).__name__})"
-        kind = "invalid_request_error" if isinstance(exc, ValueError) else "server_error"
-        yield sse(error_body(message, type=kind))
+        yield error_event(exc, "a completion")
     yield DONE

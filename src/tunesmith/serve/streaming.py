@@ -131,14 +131,20 @@ async def chat_events(
                 await worker.join()
         if plan.include_usage:
             yield writer.usage(plan.prompt_tokens, completion_total)
-    except APIError as exc:
-        yield sse(exc.body())
     except Exception as exc:
-        logger.exception("error while streaming a chat completion")
-        message = str(exc) if isinstance(exc, ValueError) else f"internal server error ({type(exc).__name__})"
-        kind = "invalid_request_error" if isinstance(exc, ValueError) else "server_error"
-        yield sse(error_body(message, type=kind))
+        yield error_event(exc, "a chat completion")
     yield DONE
+
+
+def error_event(exc: Exception, what: str) -> str:
+    """The SSE event for an error after a stream has started (the status line is already sent): the
+    API error's body, a ValueError as an invalid request, anything else as a logged server error."""
+    if isinstance(exc, APIError):
+        return sse(exc.body())
+    logger.exception("error while streaming %s", what)
+    if isinstance(exc, ValueError):
+        return sse(error_body(str(exc), type="invalid_request_error"))
+    return sse(error_body(f"internal server error ({type(exc).__name__})", type="server_error"))
 
 
 async def _choice_events(
