@@ -105,6 +105,25 @@ def test_jobs_refuse_what_cannot_be_one_row() -> None:
         Job([[1], [2]], GREEDY, feed=RowFeed())
     with pytest.raises(ValueError, match=">= 1"):
         BatchScheduler(lambda jobs: None, max_rows=0)
+    with pytest.raises(ValueError, match="empty prompt"):  # before it could share a batch
+        Job([[1], []], GREEDY)
+
+
+def test_batches_stay_within_the_models_context() -> None:
+    rec = Recorder()
+    scheduler = BatchScheduler(rec, max_rows=8, max_positions=20)
+    scheduler.submit(Job([[0]], GREEDY))
+    wait_until(lambda: len(rec.batches) == 1)
+    long_prompt = Job([[1] * 15], GREEDY.replace(max_new_tokens=4))  # 19 positions
+    long_reply = Job([[2]], GREEDY.replace(max_new_tokens=10))  # with the long prompt: 25
+    short = Job([[3] * 5], GREEDY.replace(max_new_tokens=4))  # 15 + 4: fits with the first
+    for job in (long_prompt, long_reply, short):
+        scheduler.submit(job)
+    rec.release.set()
+    for job in (long_prompt, long_reply, short):
+        job.wait()
+    firsts = [[j.prompts[0][0] for j in batch] for batch in rec.batches]
+    assert firsts == [[0], [1, 3], [2]]
 
 
 # ------------------------------------------------------------------------------ decoding

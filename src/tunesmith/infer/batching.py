@@ -66,6 +66,8 @@ class Job:
             raise ValueError("a generation job needs at least one prompt")
         if (inputs or feed is not None) and len(prompts) != 1:
             raise ValueError("pixel inputs and streaming go with a single prompt")
+        if any(len(p) == 0 for p in prompts):  # refused here, not in a batch shared with others
+            raise ValueError("cannot generate from an empty prompt")
         self.prompts = tuple(tuple(p) for p in prompts)
         self.params = params
         self.inputs = inputs or None
@@ -80,6 +82,11 @@ class Job:
     @property
     def rows(self) -> int:
         return len(self.prompts)
+
+    @property
+    def width(self) -> int:
+        """The longest prompt."""
+        return max(len(p) for p in self.prompts)
 
     def batch_key(self) -> SamplingParams | None:
         """What another job's must equal to share a ``generate`` call (None: this job runs alone)."""
@@ -122,13 +129,18 @@ class Job:
 
 class BatchScheduler:
     """Runs jobs through ``execute`` (which finishes or fails every job it is given), merging the
-    jobs that wait into batches of up to ``max_rows`` rows (see the module docstring)."""
+    jobs that wait into batches of up to ``max_rows`` rows (see the module docstring) and, with
+    ``max_positions`` (the model's context), only where the longest prompt plus the largest token
+    budget of the batch fits in it: every row of a batch runs that many positions."""
 
-    def __init__(self, execute: Callable[[Sequence[Job]], None], max_rows: int) -> None:
+    def __init__(
+        self, execute: Callable[[Sequence[Job]], None], max_rows: int, *, max_positions: int | None = None
+    ) -> None:
         if max_rows < 1:
             raise ValueError(f"max_rows must be >= 1, got {max_rows}")
         self._execute = execute
         self.max_rows = max_rows
+        self.max_positions = max_positions
         self._cond = threading.Condition()
         self._pending: list[Job] = []
         self._working = False
@@ -177,10 +189,15 @@ class BatchScheduler:
         if key is None:
             return [first]
         batch, rows, rest = [first], first.rows, []
+        width, budget = first.width, first.params.max_new_tokens
         for job in self._pending:
-            if rows + job.rows <= self.max_rows and job.batch_key() == key:
+            fits = self.max_positions is None or (
+                max(width, job.width) + max(budget, job.params.max_new_tokens) <= self.max_positions
+            )
+            if fits and rows + job.rows <= self.max_rows and job.batch_key() == key:
                 batch.append(job)
                 rows += job.rows
+                width, budget = max(width, job.width), max(budget, job.params.max_new_tokens)
             else:
                 rest.append(job)
         self._pending = rest

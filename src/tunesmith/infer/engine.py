@@ -135,8 +135,13 @@ class TransformersEngine:
         self.render_options = render_options
         self.vision = vision
         self._lock = threading.Lock()
+        context = getattr(getattr(model, "config", None), "max_position_embeddings", None)
         self.scheduler: BatchScheduler | None = (
-            BatchScheduler(self._execute, max_batch_size) if max_batch_size > 1 else None
+            BatchScheduler(
+                self._execute, max_batch_size, max_positions=context if isinstance(context, int) else None
+            )
+            if max_batch_size > 1
+            else None
         )
         """Merges concurrent calls into batches (None: ``max_batch_size`` 1, each call runs alone in
         the caller's thread)."""
