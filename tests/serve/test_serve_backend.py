@@ -66,3 +66,52 @@ def test_tool_call_markers() -> None:
     gate = ContentGate("<tool_call>")
     shown = "".join(gate.feed(p) for p in ["a <to", "y> b  "])
     assert shown == "a <toy> b" and gate.rest("a <toy> b  ") == "  "
+
+
+def test_base_base_plus_adapter_and_merged_models_are_served(tiny_dir, tmp_path) -> None:
+    """The same server code for a base model, the base with a LoRA adapter, and the adapter merged
+    by `tunesmith export`: base+adapter and merged answer alike (greedy), and unlike the base."""
+    import torch
+    from fastapi.testclient import TestClient
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from tunesmith.model import export_model
+    from tunesmith.serve import ServeSettings, create_app
+    from tunesmith.serve.backend import build_serving_engine
+
+    peft = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(tiny_dir),
+        LoraConfig(r=8, lora_alpha=16, target_modules=["q_proj", "v_proj", "o_proj"]),
+    )
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for name, p in peft.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.5)
+    adapter = tmp_path / "adapter"
+    peft.save_pretrained(adapter)
+    merged = tmp_path / "merged"
+    export_model(
+        load_config(
+            [f"model_name_or_path={tiny_dir}", f"adapter_name_or_path={adapter}", f"export_dir={merged}"],
+            verb="export",
+        )
+    )
+
+    def reply(*args: str) -> str:
+        cfg = load_config(list(args), verb="serve")
+        client = TestClient(create_app(build_serving_engine(cfg), ServeSettings.from_config(cfg)))
+        body = {
+            "model": ServeSettings.from_config(cfg).model_name,
+            "messages": [{"role": "user", "content": "tell me about rivers"}],
+            "max_tokens": 12,
+            "temperature": 0,
+        }
+        r = client.post("/v1/chat/completions", json=body)
+        assert r.status_code == 200, r.text
+        return r.json()["choices"][0]["message"]["content"]
+
+    base = reply(f"model_name_or_path={tiny_dir}")
+    adapted = reply(f"model_name_or_path={tiny_dir}", f"adapter_name_or_path={adapter}")
+    assert reply(f"model_name_or_path={merged}") == adapted != base
