@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import logging
 import secrets
+import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -161,13 +162,23 @@ def launch(
         def auth(_user: str, password: str) -> bool:
             return secrets.compare_digest(password.encode(), key.encode())
 
-    # Gradio's queue needs room for at least the request being served.
-    demo.queue(max_size=max(settings.queue_size, 1)).launch(
-        server_name=host,
-        server_port=port,
-        share=False,
-        inbrowser=False,
-        auth=auth,
-        prevent_thread_lock=not block,
-        quiet=not block,
-    )
+    # Gradio's queue needs room for at least the request being served. Gradio's own blocking wait
+    # is not used: a Ctrl-C that comes while launch() still checks the page would escape it.
+    try:
+        demo.queue(max_size=max(settings.queue_size, 1)).launch(
+            server_name=host,
+            server_port=port,
+            share=False,
+            inbrowser=False,
+            auth=auth,
+            prevent_thread_lock=True,
+            quiet=not block,
+        )
+        if block:
+            threading.Event().wait()
+    except KeyboardInterrupt:
+        if not block:
+            raise
+    finally:
+        if block:
+            demo.close()
