@@ -7,12 +7,11 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
 
 import pytest
 import torch
 
-from tests.rl.test_rl_training import _config, _write_dataset
+from tests.rl.test_rl_training import _config, _write_dataset, run_ppo
 
 TEXTS = [
     "<|im_start|>user\nSay hello<|im_end|>\n<|im_start|>assistant\nhello<|im_end|>\n",
@@ -125,26 +124,8 @@ def test_what_a_shared_reward_adapter_cannot_be(rl_model_dir, reward_dir, tmp_pa
         _config(rl_model_dir, data, tmp_path / "o", stage="ppo", reward_model="rm", reward_model_type="api")
 
 
-def _ppo(rl_model_dir: Path, tmp_path: Path, **extra: Any) -> tuple[Path, list[dict[str, Any]]]:
-    from tunesmith.train.rl_workflow import run_rl
-
-    out = tmp_path / "out"
-    cfg = _config(
-        rl_model_dir,
-        _write_dataset(tmp_path / "data"),
-        out,
-        stage="ppo",
-        grpo_reward_funcs=[],
-        per_device_train_batch_size=2,
-        ppo_epochs=1,
-        **extra,
-    )
-    run_rl(cfg)
-    return out, json.loads((out / "trainer_state.json").read_text())["log_history"]
-
-
 def test_ppo_with_a_lora_reward_adapter_saves_only_the_policy(rl_model_dir, reward_dir, tmp_path) -> None:
-    out, history = _ppo(rl_model_dir, tmp_path, reward_model=str(reward_dir), save_steps=1)
+    out, history, _ = run_ppo(rl_model_dir, tmp_path, reward_model=str(reward_dir), save_steps=1)
     assert len(history) == 2 and all(math.isfinite(h["rewards/reward_model"]) for h in history)
     for folder in (out, out / "checkpoint-2"):
         assert (folder / "adapter_model.safetensors").is_file()
@@ -167,7 +148,9 @@ def test_ppo_scored_by_a_score_api(rl_model_dir, reward_dir, tmp_path, monkeypat
             api_scores(running.base_url, TEXTS)
         monkeypatch.setenv(API_KEY_ENV, "sk-rm")
         assert api_scores(running.base_url, TEXTS) == pytest.approx(alone(reward_dir), abs=1e-4)
-        _, history = _ppo(rl_model_dir, tmp_path, reward_model=running.base_url, reward_model_type="api")
+        _, history, _ = run_ppo(
+            rl_model_dir, tmp_path, reward_model=running.base_url, reward_model_type="api"
+        )
     assert len(history) == 2 and all(math.isfinite(h["rewards/reward_model"]) for h in history)
     with pytest.raises(RuntimeError, match="reward API"):
         api_scores("http://127.0.0.1:9/v1", TEXTS, timeout=2)

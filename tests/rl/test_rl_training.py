@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -187,8 +189,6 @@ def test_run_rl_ppo_with_a_reward_model(rl_model_dir, tmp_path) -> None:
     """PPO scored by a (random) sequence-classification reward model saved like an rm-stage output."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from tunesmith.train.rl_workflow import run_rl
-
     rm_dir = tmp_path / "rm"
     tokenizer = AutoTokenizer.from_pretrained(str(rl_model_dir))
     rm = AutoModelForSequenceClassification.from_pretrained(
@@ -196,22 +196,29 @@ def test_run_rl_ppo_with_a_reward_model(rl_model_dir, tmp_path) -> None:
     )
     rm.save_pretrained(rm_dir)
     tokenizer.save_pretrained(rm_dir)
+    out, history, result = run_ppo(rl_model_dir, tmp_path, reward_model=str(rm_dir), reward_model_type="full")
+    assert len(history) == 2 and all(math.isfinite(h["rewards/reward_model"]) for h in history)
+    assert (out / "value_head.safetensors").exists() and result.summary["stage"] == "ppo"
+
+
+def run_ppo(rl_model_dir, tmp_path, **extra) -> tuple[Path, list[dict[str, Any]], Any]:
+    """Two PPO steps scored by ``extra``'s reward model (no reward functions): output_dir, log
+    history and the run's result."""
+    from tunesmith.train.rl_workflow import run_rl
+
     out = tmp_path / "out"
     cfg = _config(
         rl_model_dir,
         _write_dataset(tmp_path / "data"),
         out,
         stage="ppo",
-        reward_model=str(rm_dir),
-        reward_model_type="full",
         grpo_reward_funcs=[],
         per_device_train_batch_size=2,
         ppo_epochs=1,
+        **extra,
     )
     result = run_rl(cfg)
-    history = json.loads((out / "trainer_state.json").read_text())["log_history"]
-    assert len(history) == 2 and all(math.isfinite(h["rewards/reward_model"]) for h in history)
-    assert (out / "value_head.safetensors").exists() and result.summary["stage"] == "ppo"
+    return out, json.loads((out / "trainer_state.json").read_text())["log_history"], result
 
 
 def test_grpo_policy_reloads_with_plain_transformers_and_peft(rl_model_dir, tmp_path) -> None:
