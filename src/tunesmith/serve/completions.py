@@ -179,19 +179,13 @@ async def completion_events(engine: Any, plan: CompletionPlan, model: str) -> As
             try:
                 if echo:
                     yield chunks.text(index, echo)
-                while True:
-                    event = await worker.events.get()
-                    if event[0] == "error":
-                        raise event[1]
-                    if event[0] == "end":
-                        reason, tokens = event[1], event[2]
-                        break
-                    if event[1]:
-                        yield chunks.text(index, event[1])
+                async for piece in worker.pieces():
+                    if piece:
+                        yield chunks.text(index, piece)
             finally:
                 await worker.join()
-            completion_total += tokens
-            yield chunks.text(index, "", "length" if reason == "length" else "stop")
+            completion_total += worker.completion_tokens
+            yield chunks.text(index, "", "length" if worker.finish_reason == "length" else "stop")
         if plan.include_usage:
             yield chunks.usage(plan.prompt_tokens, completion_total)
     except Exception as exc:

@@ -39,6 +39,8 @@ class StreamWorker:
         self._loop = asyncio.get_running_loop()
         self.events: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
         self.cancel = threading.Event()
+        self.finish_reason: str = "stop"
+        self.completion_tokens = 0
         self.thread = threading.Thread(target=self._run, name="tunesmith-serve-stream", daemon=True)
 
     def start(self) -> None:
@@ -64,6 +66,18 @@ class StreamWorker:
         finally:
             if stream is not None:
                 stream.close()
+
+    async def pieces(self) -> AsyncIterator[str]:
+        """The reply's pieces as they come (re-raising the worker's error); afterwards
+        :attr:`finish_reason` and :attr:`completion_tokens` say how it ended."""
+        while True:
+            event = await self.events.get()
+            if event[0] == "error":
+                raise event[1]
+            if event[0] == "end":
+                self.finish_reason, self.completion_tokens = event[1], event[2]
+                return
+            yield event[1]
 
     async def join(self) -> None:
         """Wait (shielded from cancellation) until the worker thread has finished."""
@@ -160,18 +174,12 @@ async def _choice_events(
     yield writer.chunk(index, {"role": "assistant", "content": ""})
     gate = ContentGate(marker) if plan.read_tools else None
     text = ""
-    while True:
-        event = await worker.events.get()
-        if event[0] == "error":
-            raise event[1]
-        if event[0] == "end":
-            reason, completion_tokens = event[1], event[2]
-            break
-        piece = event[1]
+    async for piece in worker.pieces():
         text += piece
         shown = gate.feed(piece) if gate is not None else piece
         if shown:
             yield writer.chunk(index, {"content": shown})
+    reason, completion_tokens = worker.finish_reason, worker.completion_tokens
     calls: tuple[Any, ...] = ()
     content = text
     if gate is not None:
